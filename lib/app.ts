@@ -1,0 +1,176 @@
+import { type Assets, loadAssets } from "./assets.ts";
+import { loadBank, type Quiz } from "./bank.ts";
+import type { Config } from "./config.ts";
+import type { AppDeps, Ctx, Method } from "./context.ts";
+import { createGroupCommitter } from "./group_commit.ts";
+import {
+  addSecurityHeaders,
+  clientAddress,
+  json,
+  prefersJson,
+} from "./http.ts";
+import { HttpError } from "./http_error.ts";
+import { renderError } from "./render.tsx";
+import { createRouter, type RouteKind } from "./router.ts";
+import { routes } from "./routes.ts";
+import type { Session, SessionStore } from "./session.ts";
+import { createKvSessionStore } from "./session_kv.ts";
+
+export interface AppOptions {
+  config: Config;
+  kv: Deno.Kv;
+  /** Epoch milliseconds; injected so tests can move time. */
+  now?: () => number;
+  bank?: Quiz[];
+  assets?: Assets;
+  log?: (line: string) => void;
+  /** Replaces the session store chosen by `config.mode` (tests, fault injection). */
+  store?: (deps: Omit<AppDeps, "store">) => SessionStore;
+}
+
+/** What Deno.serve passes as its second argument; optional so tests can omit it. */
+export interface ConnInfo {
+  remoteAddr: { hostname: string };
+}
+
+export type App = (req: Request, info?: ConnInfo) => Promise<Response>;
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Refuses cross-site unsafe requests (CSRF), before any body is read or state touched. */
+function checkSameOrigin(req: Request, origin: string) {
+  if (req.headers.get("sec-fetch-site") === "cross-site") {
+    throw new HttpError(403, "Cross-site request refused");
+  }
+  const from = req.headers.get("origin");
+  if (from !== null && from !== origin) {
+    throw new HttpError(403, "Cross-origin request refused");
+  }
+}
+
+function errorResponse(
+  error: unknown,
+  req: Request,
+  url: URL,
+  kind: RouteKind | null,
+): Response {
+  const e = error instanceof HttpError
+    ? error
+    : new HttpError(500, "Internal error");
+  if (!(error instanceof HttpError) || e.status >= 500) {
+    console.error(
+      `${req.method} ${url.pathname} failed:`,
+      error instanceof HttpError ? error.message : error,
+    );
+  }
+  const response = prefersJson(req, url.pathname) || kind === "api"
+    ? json({ error: e.message, ...e.extra }, e.status)
+    : renderError(e.status, e.message);
+  for (const [name, value] of Object.entries(e.headers)) {
+    response.headers.set(name, value);
+  }
+  return response;
+}
+
+/** Builds the whole app: a plain `(Request) => Promise<Response>`. */
+export async function createApp(opts: AppOptions): Promise<App> {
+  const { config, kv } = opts;
+  const now = opts.now ?? Date.now;
+  const committer = createGroupCommitter(kv);
+  const base = {
+    config,
+    kv,
+    now,
+    bank: opts.bank ?? loadBank(),
+    assets: opts.assets ?? await loadAssets(),
+    log: opts.log ?? console.log,
+    committer,
+  };
+  const deps: AppDeps = {
+    ...base,
+    store: opts.store
+      ? opts.store(base)
+      : createKvSessionStore({ kv, config, now, committer }),
+  };
+  const match = createRouter(routes);
+
+  return async function app(req: Request, info?: ConnInfo): Promise<Response> {
+    const started = performance.now();
+    const url = new URL(req.url);
+    const https = url.protocol === "https:" ||
+      (config.trustProxy && req.headers.get("x-forwarded-proto") === "https");
+    const secure = config.cookieSecure === "auto"
+      ? https
+      : config.cookieSecure === "true";
+    const found = match(url.pathname);
+    const kind = found?.route.kind ?? null;
+    let session: Session | undefined;
+    let response: Response;
+    try {
+      if (!found) throw new HttpError(404, "Not found");
+      const handlers = found.route.module.handler;
+      const method = (req.method === "HEAD" ? "GET" : req.method) as Method;
+      const handler = handlers[method];
+      if (!handler) {
+        const allow = Object.keys(handlers).flatMap((m) =>
+          m === "GET" ? ["GET", "HEAD"] : [m]
+        ).join(", ");
+        throw new HttpError(405, `Method ${req.method} not allowed`, {}, {
+          Allow: allow,
+        });
+      }
+      const origin = `${https ? "https" : "http"}://${
+        req.headers.get("host") ?? url.host
+      }`;
+      if (UNSAFE.has(method)) checkSameOrigin(req, origin);
+      const ctx = {
+        ...deps,
+        req,
+        url,
+        params: found.params,
+        secure,
+        origin,
+        clientAddress: clientAddress(
+          req,
+          info?.remoteAddr.hostname ?? "local",
+          config.trustProxy,
+        ),
+        hits: 0,
+      } as Ctx;
+      if (kind !== "plain") {
+        const loaded = await deps.store.load(req, secure);
+        ctx.session = session = loaded.session;
+        ctx.hits = loaded.hits;
+      }
+      response = await handler(ctx);
+      if (session && response.status < 400) {
+        await deps.store.finish(
+          session,
+          response.headers,
+          kind === "page" || kind === "api",
+        );
+      }
+    } catch (error) {
+      // A fresh response: whatever cookie the failed attempt meant to set is not sent.
+      response = errorResponse(error, req, url, kind);
+    }
+    addSecurityHeaders(response.headers, https);
+    if (kind !== "plain") {
+      response.headers.set("cache-control", "no-store");
+      response.headers.append("vary", "Cookie");
+    }
+    const ms = (performance.now() - started).toFixed(1);
+    deps.log(
+      `${req.method} ${url.pathname} ${response.status} ${ms}ms ${
+        session?.handle ?? "-"
+      }`,
+    );
+    if (req.method === "HEAD") {
+      return new Response(null, {
+        status: response.status,
+        headers: response.headers,
+      });
+    }
+    return response;
+  };
+}

@@ -1,0 +1,161 @@
+/** Everything the app reads from its environment, validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  /** undefined = the platform's default KV (Deno Deploy), else a file path or ":memory:". */
+  kvPath: string | undefined;
+  cookieName: string;
+  /** Seconds. */
+  idleTimeout: number;
+  /** Seconds. */
+  absoluteTimeout: number;
+  mode: "kv" | "cookie";
+  secrets: string[];
+  cookieSecure: "auto" | "true" | "false";
+  trustProxy: boolean;
+  adminToken: string | undefined;
+  pbkdf2Iterations: number;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+}
+
+/** A bad configuration value; its message is the one line printed before the server exits. */
+export class ConfigError extends Error {}
+
+export const DEFAULT_KV_PATH = "data/mcq-edge.kv.sqlite3";
+
+type Env = Record<string, string | undefined>;
+
+function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(
+      `${name}=${
+        JSON.stringify(raw)
+      }: expected a whole number from ${min} to ${max}`,
+    );
+  }
+  return Number(raw);
+}
+
+function oneOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!allowed.includes(raw as T)) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(", ")}`,
+    );
+  }
+  return raw as T;
+}
+
+/**
+ * Reads and validates the configuration from `env` (normally `Deno.env.toObject()`).
+ * `kvPathDefault` is used when KV_PATH is unset, except on Deno Deploy where the platform's KV is used.
+ * @throws ConfigError naming the variable and what is allowed.
+ */
+export function loadConfig(
+  env: Env,
+  kvPathDefault: string | undefined = DEFAULT_KV_PATH,
+): Config {
+  const idleTimeout = integer(
+    env,
+    "SESSION_IDLE_TIMEOUT",
+    1800,
+    1,
+    400 * 86400,
+  );
+  const absoluteTimeout = integer(
+    env,
+    "SESSION_ABSOLUTE_TIMEOUT",
+    Math.max(86400, idleTimeout),
+    1,
+    400 * 86400,
+  );
+  if (absoluteTimeout < idleTimeout) {
+    throw new ConfigError(
+      `SESSION_ABSOLUTE_TIMEOUT=${absoluteTimeout}: must be at least SESSION_IDLE_TIMEOUT (${idleTimeout})`,
+    );
+  }
+  const cookieName = env.SESSION_COOKIE_NAME || "sessionId";
+  // RFC 6265 token; a leading "__" would clash with the __Host- prefix we add ourselves.
+  if (
+    !/^[A-Za-z0-9!#$&'*+.^_`|~-]{1,64}$/.test(cookieName) ||
+    cookieName.startsWith("__")
+  ) {
+    throw new ConfigError(
+      `SESSION_COOKIE_NAME=${
+        JSON.stringify(cookieName)
+      }: expected 1-64 cookie-name characters (letters, digits, -_.!#$&'*+^|~), not starting with "__"`,
+    );
+  }
+  const mode = oneOf(env, "SESSION_MODE", ["kv", "cookie"] as const, "kv");
+  const secrets = (env.SESSION_SECRET ?? "").split(",").filter((s) => s !== "");
+  if (mode === "cookie" && secrets.length === 0) {
+    throw new ConfigError(
+      "SESSION_SECRET: required when SESSION_MODE=cookie (one or more comma-separated secrets of at least 32 bytes)",
+    );
+  }
+  if (secrets.some((s) => new TextEncoder().encode(s).length < 32)) {
+    throw new ConfigError(
+      "SESSION_SECRET: every comma-separated secret must be at least 32 bytes long",
+    );
+  }
+  const adminToken = env.ADMIN_TOKEN || undefined;
+  if (
+    adminToken !== undefined &&
+    (adminToken.length < 32 || /[^\x21-\x7e]/.test(adminToken))
+  ) {
+    throw new ConfigError(
+      "ADMIN_TOKEN: must be at least 32 printable ASCII characters without spaces (or unset to disable the admin API)",
+    );
+  }
+  const onDeploy = env.DENO_DEPLOYMENT_ID !== undefined;
+  return {
+    port: integer(env, "PORT", 8000, 0, 65535),
+    host: env.HOST || "127.0.0.1",
+    kvPath: env.KV_PATH || (onDeploy ? undefined : kvPathDefault),
+    cookieName,
+    idleTimeout,
+    absoluteTimeout,
+    mode,
+    secrets,
+    cookieSecure: oneOf(
+      env,
+      "COOKIE_SECURE",
+      ["auto", "true", "false"] as const,
+      "auto",
+    ),
+    trustProxy:
+      oneOf(env, "TRUST_PROXY", ["true", "false"] as const, "false") === "true",
+    adminToken,
+    pbkdf2Iterations: integer(
+      env,
+      "PBKDF2_ITERATIONS",
+      600_000,
+      1000,
+      10_000_000,
+    ),
+    maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024, 1024, 1024 * 1024),
+  };
+}
+
+/** A config for tests: defaults, overridden by `overrides`. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    ...loadConfig({ PBKDF2_ITERATIONS: "1000" }, ":memory:"),
+    ...overrides,
+  };
+}

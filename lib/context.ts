@@ -1,0 +1,42 @@
+import type { Quiz } from "./bank.ts";
+import type { Config } from "./config.ts";
+import type { Assets } from "./assets.ts";
+import type { GroupCommitter } from "./group_commit.ts";
+import type { Session, SessionStore } from "./session.ts";
+
+/** What the app is built from; everything stateful is injected so tests can fake it. */
+export interface AppDeps {
+  config: Config;
+  kv: Deno.Kv;
+  /** Epoch milliseconds. */
+  now: () => number;
+  bank: Quiz[];
+  assets: Assets;
+  log: (line: string) => void;
+  committer: GroupCommitter;
+  store: SessionStore;
+}
+
+/** One request as the route handlers see it. */
+export interface Ctx extends AppDeps {
+  req: Request;
+  url: URL;
+  params: Record<string, string>;
+  /** The request arrived over HTTPS (directly, or via a trusted proxy). */
+  secure: boolean;
+  /** Our own origin as the browser sees it, for Origin checks. */
+  origin: string;
+  clientAddress: string;
+  /** Present on page and API routes; other routes never touch the session. */
+  session: Session;
+  /** The site's total hits, counting this request. */
+  hits: number;
+}
+
+export type Handler = (ctx: Ctx) => Response | Promise<Response>;
+export type Method = "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
+
+/** What each file in routes/ exports. */
+export interface RouteModule {
+  handler: Partial<Record<Method, Handler>>;
+}

@@ -1,0 +1,71 @@
+import { HttpError } from "./http_error.ts";
+
+/** The answer every store fault ends in: the client may retry shortly. */
+export function storeUnavailable(): HttpError {
+  return new HttpError(503, "The store is unavailable; try again shortly", {}, {
+    "Retry-After": "2",
+  });
+}
+
+/** Rejects with a 503 when `promise` takes longer than `ms` (a hung store must not hang the client). */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: number | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(storeUnavailable()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long a store call may take before the request gives up with a 503. */
+export const STORE_TIMEOUT_MS = 5000;
+const ATTEMPTS = 4;
+
+/**
+ * Runs a store operation with a timeout, retrying thrown errors (such as SQLite's
+ * "database is locked") a bounded number of times with backoff, then fails with a 503.
+ * HttpErrors thrown by `op` itself are passed through untouched.
+ */
+export async function retrying<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await withTimeout(op(), STORE_TIMEOUT_MS);
+    } catch (error) {
+      if (error instanceof HttpError && error.status !== 503) throw error;
+      if (attempt >= ATTEMPTS || (error instanceof HttpError)) {
+        console.error(`store: giving up after ${attempt} attempt(s): ${error}`);
+        throw storeUnavailable();
+      }
+      await sleep(5 * 4 ** attempt * (0.5 + Math.random()));
+    }
+  }
+}
+
+/**
+ * Read-modify-write of one key that never loses a concurrent change: reads the entry,
+ * applies `change` (which may throw an HttpError to refuse), commits with a versionstamp
+ * check, and on a conflict starts again from a fresh read, replaying only this change.
+ * `change` returns the atomic operation to commit (built on the given `atomic`), or null
+ * when nothing needs writing.
+ */
+export async function updateWithCheck<T>(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  change: (
+    entry: Deno.KvEntryMaybe<T>,
+    atomic: Deno.AtomicOperation,
+  ) => Deno.AtomicOperation | null,
+  maxConflicts = 50,
+): Promise<Deno.KvEntryMaybe<T>> {
+  for (let conflict = 0; conflict < maxConflicts; conflict++) {
+    const entry = await retrying(() => kv.get<T>(key));
+    const op = change(entry, kv.atomic().check(entry));
+    if (op === null) return entry;
+    const result = await retrying(() => op.commit());
+    if (result.ok) return entry;
+    // Spread contenders out a little so a hot key does not livelock.
+    await sleep(Math.random() * Math.min(50, 2 ** conflict));
+  }
+  throw storeUnavailable();
+}

@@ -1,0 +1,26 @@
+import type { Route } from "./router.ts";
+import * as index from "../routes/index.tsx";
+import * as forget from "../routes/forget.ts";
+import * as healthz from "../routes/healthz.ts";
+import * as staticFiles from "../routes/static.ts";
+import * as apiMe from "../routes/api/me.ts";
+import * as apiForget from "../routes/api/forget.ts";
+import * as adminKv from "../routes/admin/kv.ts";
+import * as adminKvKey from "../routes/admin/kv_key.ts";
+import * as adminSessions from "../routes/admin/sessions.ts";
+import * as adminSession from "../routes/admin/session.ts";
+
+/** The whole route table, explicit so the same code runs on an edge platform. */
+export const routes: Route[] = [
+  { path: "/", module: index, kind: "page" },
+  { path: "/forget", module: forget, kind: "page" },
+  { path: "/healthz", module: healthz, kind: "plain" },
+  { path: "/api/me", module: apiMe, kind: "api" },
+  { path: "/api/forget", module: apiForget, kind: "api" },
+  { path: "/api/logout", module: apiForget, kind: "api" },
+  { path: "/admin/kv", module: adminKv, kind: "plain" },
+  { path: "/admin/kv/*", module: adminKvKey, kind: "plain" },
+  { path: "/admin/sessions", module: adminSessions, kind: "plain" },
+  { path: "/admin/sessions/:handle", module: adminSession, kind: "plain" },
+  { path: "/static/*", module: staticFiles, kind: "plain" },
+];

@@ -1,0 +1,338 @@
+import type { Config } from "./config.ts";
+import { randomToken, sha256Hex } from "./crypto.ts";
+import type { BlindWrite, GroupCommitter } from "./group_commit.ts";
+import { HttpError } from "./http_error.ts";
+import { retrying, updateWithCheck } from "./kv_util.ts";
+import {
+  cookieMaxAge,
+  cookieName,
+  cookieValues,
+  HITS_KEY,
+  isAlive,
+  isSessionId,
+  isSessionRecord,
+  renewDue,
+  type Session,
+  sessionCookie,
+  type SessionRecord,
+  type SessionStore,
+} from "./session.ts";
+
+export const sessionKey = (handle: string) => ["sessions", handle] as const;
+/** Kept beside the session so visits can be counted with blind `sum`s; deleted with it. */
+export const visitsKey = (handle: string) => ["visits", handle] as const;
+/** Per-user index of live sessions, written in the same commits as the sessions. */
+export const userSessionKey = (user: string, handle: string) =>
+  ["user_sessions", user, handle] as const;
+
+export interface UserSessionEntry {
+  createdAt: number;
+  lastSeenAt: number;
+  userAgent?: string;
+}
+
+export interface StoreOptions {
+  kv: Deno.Kv;
+  config: Config;
+  now: () => number;
+  committer: GroupCommitter;
+}
+
+/** A fresh, unsaved record. */
+export function newRecord(
+  now: number,
+  userAgent?: string | null,
+): SessionRecord {
+  return {
+    createdAt: now,
+    lastSeenAt: now,
+    user: null,
+    csrf: randomToken(),
+    userAgent: userAgent?.slice(0, 200) || undefined,
+    data: {},
+  };
+}
+
+export const counterValue = (value: unknown): number =>
+  value instanceof Deno.KvU64 ? Number(value.value) : 0;
+
+type SetWrite = Extract<BlindWrite, { kind: "set" }>;
+
+/** The writes that store `record` under `handle`: the session and its user-index entry. */
+export function sessionSets(
+  handle: string,
+  record: SessionRecord,
+  config: Config,
+  now: number,
+): SetWrite[] {
+  const expireIn = Math.max(1, cookieMaxAge(record, config, now)) * 1000;
+  const sets: SetWrite[] = [{
+    kind: "set",
+    key: sessionKey(handle),
+    value: record,
+    expireIn,
+  }];
+  if (record.user) {
+    const entry: UserSessionEntry = {
+      createdAt: record.createdAt,
+      lastSeenAt: record.lastSeenAt,
+      userAgent: record.userAgent,
+    };
+    sets.push({
+      kind: "set",
+      key: userSessionKey(record.user, handle),
+      value: entry,
+      expireIn,
+    });
+  }
+  return sets;
+}
+
+function putSession(
+  atomic: Deno.AtomicOperation,
+  handle: string,
+  record: SessionRecord,
+  config: Config,
+  now: number,
+): Deno.AtomicOperation {
+  for (const w of sessionSets(handle, record, config, now)) {
+    atomic.set(w.key, w.value, { expireIn: w.expireIn });
+  }
+  return atomic;
+}
+
+/** Adds the deletes that end the session `handle` (with its counter and index entry). */
+export function dropSession(
+  atomic: Deno.AtomicOperation,
+  handle: string,
+  user: string | null,
+): Deno.AtomicOperation {
+  atomic.delete(sessionKey(handle)).delete(visitsKey(handle));
+  if (user) atomic.delete(userSessionKey(user, handle));
+  return atomic;
+}
+
+/**
+ * Ends the stored session `handle` atomically. Returns false when there was none.
+ * Used by logout, "forget me", the admin API and "log out everywhere".
+ */
+export async function endSession(
+  kv: Deno.Kv,
+  handle: string,
+): Promise<boolean> {
+  let existed = false;
+  await updateWithCheck<SessionRecord>(
+    kv,
+    sessionKey(handle),
+    (entry, atomic) => {
+      existed = entry.value !== null;
+      if (!existed) return null;
+      const user = isSessionRecord(entry.value) ? entry.value.user : null;
+      return dropSession(atomic, handle, user);
+    },
+  );
+  return existed;
+}
+
+function sessionEnded(): HttpError {
+  return new HttpError(
+    409,
+    "Your session has ended; reload the page to start a new one",
+  );
+}
+
+class KvSession implements Session {
+  /** The cookie to send with this response, if any: a value, or "" to clear it. */
+  private pendingCookie: { value: string; maxAge: number } | null = null;
+  destroyed = false;
+
+  constructor(
+    private readonly opts: StoreOptions,
+    readonly secure: boolean,
+    private id: string,
+    public handle: string,
+    public record: SessionRecord,
+    public isNew: boolean,
+    public visits: number,
+  ) {}
+
+  async update(
+    change: (record: SessionRecord) => SessionRecord,
+  ): Promise<SessionRecord> {
+    if (this.destroyed) throw sessionEnded();
+    if (this.isNew) {
+      this.record = change(this.record);
+      return this.record;
+    }
+    const { kv, config } = this.opts;
+    const now = this.opts.now();
+    let next = this.record;
+    await updateWithCheck<SessionRecord>(
+      kv,
+      sessionKey(this.handle),
+      (entry, atomic) => {
+        // Never resurrect a session that a concurrent request ended.
+        if (
+          !isSessionRecord(entry.value) || !isAlive(entry.value, config, now)
+        ) throw sessionEnded();
+        // Writing anyway, so the idle window is renewed for free.
+        next = { ...change(entry.value), lastSeenAt: now };
+        return putSession(atomic, this.handle, next, config, now);
+      },
+    );
+    this.record = next;
+    this.pendingCookie = {
+      value: this.id,
+      maxAge: cookieMaxAge(next, config, now),
+    };
+    return next;
+  }
+
+  async rotate(
+    change: (record: SessionRecord) => SessionRecord = (r) => r,
+  ): Promise<void> {
+    if (this.destroyed) throw sessionEnded();
+    const { kv, config } = this.opts;
+    const now = this.opts.now();
+    const id = crypto.randomUUID();
+    const handle = await sha256Hex(id);
+    const fresh = (r: SessionRecord) => ({
+      ...change(r),
+      createdAt: now,
+      lastSeenAt: now,
+      csrf: randomToken(),
+    });
+    if (this.isNew) {
+      this.record = fresh(this.record);
+    } else {
+      let next = this.record;
+      await updateWithCheck<SessionRecord>(
+        kv,
+        sessionKey(this.handle),
+        (entry, atomic) => {
+          if (
+            !isSessionRecord(entry.value) || !isAlive(entry.value, config, now)
+          ) throw sessionEnded();
+          next = fresh(entry.value);
+          dropSession(atomic, this.handle, entry.value.user);
+          // The visit count moves with the session.
+          if (this.visits > 1) {
+            atomic.set(
+              visitsKey(handle),
+              new Deno.KvU64(BigInt(this.visits - 1)),
+            );
+          }
+          return putSession(atomic, handle, next, config, now);
+        },
+      );
+      this.record = next;
+    }
+    this.id = id;
+    this.handle = handle;
+    this.pendingCookie = {
+      value: id,
+      maxAge: cookieMaxAge(this.record, config, now),
+    };
+  }
+
+  async destroy(): Promise<void> {
+    if (!this.isNew && !this.destroyed) {
+      await endSession(this.opts.kv, this.handle);
+    }
+    this.destroyed = true;
+    this.pendingCookie = { value: "", maxAge: 0 };
+  }
+
+  /** The Set-Cookie header for this response, if the cookie changed. */
+  setCookie(now: number): string | null {
+    const { config } = this.opts;
+    if (this.isNew && !this.destroyed) {
+      return sessionCookie(
+        config,
+        this.secure,
+        this.id,
+        cookieMaxAge(this.record, config, now),
+      );
+    }
+    const c = this.pendingCookie;
+    return c ? sessionCookie(config, this.secure, c.value, c.maxAge) : null;
+  }
+}
+
+/** Server-side sessions in Deno KV, keyed by the SHA-256 handle of a UUID v4 cookie. */
+export function createKvSessionStore(opts: StoreOptions): SessionStore {
+  const { kv, config, now, committer } = opts;
+
+  return {
+    async load(req, secure) {
+      const t = now();
+      const ids = cookieValues(
+        req.headers.get("cookie"),
+        cookieName(config, secure),
+      ).filter(isSessionId);
+      const handles = await Promise.all(ids.map(sha256Hex));
+      // Everything this request needs from the store, in one read.
+      const keys: Deno.KvKey[] = [
+        HITS_KEY,
+        ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
+      ];
+      const entries = await retrying(() => kv.getMany(keys));
+      const hits = counterValue(entries[0].value) + 1;
+      for (let i = 0; i < ids.length; i++) {
+        const record = entries[1 + 2 * i].value;
+        if (isSessionRecord(record) && isAlive(record, config, t)) {
+          const visits = counterValue(entries[2 + 2 * i].value) + 1;
+          return {
+            session: new KvSession(
+              opts,
+              secure,
+              ids[i],
+              handles[i],
+              record,
+              false,
+              visits,
+            ),
+            hits,
+          };
+        }
+      }
+      const id = crypto.randomUUID();
+      const record = newRecord(t, req.headers.get("user-agent"));
+      return {
+        session: new KvSession(
+          opts,
+          secure,
+          id,
+          await sha256Hex(id),
+          record,
+          true,
+          1,
+        ),
+        hits,
+      };
+    },
+
+    async finish(session, headers, count) {
+      const s = session as KvSession;
+      const t = now();
+      const writes: BlindWrite[] = [];
+      if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
+      if (!s.destroyed) {
+        if (s.isNew) {
+          // A brand-new random key: nothing to check, so it can share the group commit.
+          writes.push(...sessionSets(s.handle, s.record, config, t));
+        } else if (renewDue(s.record, config, t)) {
+          await s.update((r) => r).catch(
+            () => {/* ended meanwhile: nothing to renew */},
+          );
+        }
+        if (count) {
+          writes.push({ kind: "sum", key: visitsKey(s.handle), n: 1n });
+        }
+      }
+      await committer.write(writes);
+      const cookie = s.setCookie(t);
+      if (cookie) headers.append("Set-Cookie", cookie);
+    },
+  };
+}

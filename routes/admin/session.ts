@@ -1,0 +1,20 @@
+import { requireAdmin } from "../../lib/admin.ts";
+import type { Ctx } from "../../lib/context.ts";
+import { json } from "../../lib/http.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import { endSession } from "../../lib/session_kv.ts";
+
+export const handler = {
+  async DELETE(ctx: Ctx) {
+    await requireAdmin(ctx);
+    const { handle } = ctx.params;
+    if (!/^[0-9a-f]{64}$/.test(handle)) {
+      throw new HttpError(400, "A handle is 64 lowercase hex digits");
+    }
+    if (!await endSession(ctx.kv, handle)) {
+      throw new HttpError(404, "No such session");
+    }
+    ctx.log(`admin: ended session ${handle}`);
+    return json({ ended: handle });
+  },
+};

@@ -1,0 +1,18 @@
+import { listOptions, listPage, requireAdmin } from "../../lib/admin.ts";
+import type { Ctx } from "../../lib/context.ts";
+import { json } from "../../lib/http.ts";
+import { type SessionRecord } from "../../lib/session.ts";
+import { describeSession } from "../../lib/session_list.ts";
+
+export const handler = {
+  async GET(ctx: Ctx) {
+    await requireAdmin(ctx);
+    const { entries, cursor } = await listPage<SessionRecord>(ctx.kv, {
+      prefix: ["sessions"],
+    }, listOptions(ctx.url));
+    const sessions = entries.map((e) =>
+      describeSession(e, ctx.config, ctx.now())
+    ).filter((s) => s !== null);
+    return json({ sessions, cursor });
+  },
+};

@@ -1,0 +1,12 @@
+import { readJson } from "../../lib/body.ts";
+import type { Ctx } from "../../lib/context.ts";
+import { json } from "../../lib/http.ts";
+
+/** Also serves POST /api/logout: ending the session is the same act. */
+export const handler = {
+  async POST(ctx: Ctx) {
+    await readJson(ctx.req, ctx.config.maxBodyBytes, true);
+    await ctx.session.destroy();
+    return json({ ok: true });
+  },
+};

@@ -1,0 +1,11 @@
+import type { Ctx } from "../lib/context.ts";
+import { readCheckedForm } from "../lib/forms.ts";
+import { redirect } from "../lib/http.ts";
+
+export const handler = {
+  async POST(ctx: Ctx) {
+    await readCheckedForm(ctx);
+    await ctx.session.destroy();
+    return redirect("/");
+  },
+};
