@@ -20,6 +20,7 @@ export function redirect(
   status = 303,
   headers: HeadersInit = {},
 ): Response {
+  // deno-lint-ignore no-control-regex -- control characters are exactly what must never reach a header
   if (!path.startsWith("/") || /[\x00-\x1f\x7f]/.test(path)) {
     throw new HttpError(400, "Bad redirect target");
   }
