@@ -5,6 +5,14 @@ import * as healthz from "../routes/healthz.ts";
 import * as staticFiles from "../routes/static.ts";
 import * as apiMe from "../routes/api/me.ts";
 import * as apiForget from "../routes/api/forget.ts";
+import * as quiz from "../routes/quiz.tsx";
+import * as quizAnswer from "../routes/quiz_answer.ts";
+import * as quizResult from "../routes/quiz_result.tsx";
+import * as quizRestart from "../routes/quiz_restart.ts";
+import * as likes from "../routes/likes.tsx";
+import * as apiQuizzes from "../routes/api/quizzes.ts";
+import * as apiQuiz from "../routes/api/quiz.ts";
+import * as apiAnswers from "../routes/api/answers.ts";
 import * as adminKv from "../routes/admin/kv.ts";
 import * as adminKvKey from "../routes/admin/kv_key.ts";
 import * as adminSessions from "../routes/admin/sessions.ts";
@@ -18,6 +26,14 @@ export const routes: Route[] = [
   { path: "/api/me", module: apiMe, kind: "api" },
   { path: "/api/forget", module: apiForget, kind: "api" },
   { path: "/api/logout", module: apiForget, kind: "api" },
+  { path: "/likes", module: likes, kind: "page" },
+  { path: "/api/quizzes", module: apiQuizzes, kind: "api" },
+  { path: "/quiz/:quizId", module: quiz, kind: "page" },
+  { path: "/quiz/:quizId/answer", module: quizAnswer, kind: "page" },
+  { path: "/quiz/:quizId/result", module: quizResult, kind: "page" },
+  { path: "/quiz/:quizId/restart", module: quizRestart, kind: "page" },
+  { path: "/api/quizzes/:quizId", module: apiQuiz, kind: "api" },
+  { path: "/api/quizzes/:quizId/answers", module: apiAnswers, kind: "api" },
   { path: "/admin/kv", module: adminKv, kind: "plain" },
   { path: "/admin/kv/*", module: adminKvKey, kind: "plain" },
   { path: "/admin/sessions", module: adminSessions, kind: "plain" },

@@ -1,0 +1,32 @@
+import { readJson } from "../../lib/body.ts";
+import type { Ctx } from "../../lib/context.ts";
+import { json } from "../../lib/http.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import { findQuiz, recordAnswer } from "../../lib/quiz.ts";
+import { parseChoice } from "../../lib/scoring.ts";
+
+export const handler = {
+  async POST(ctx: Ctx) {
+    const quiz = findQuiz(ctx);
+    const body = await readJson(ctx.req, ctx.config.maxBodyBytes);
+    if (typeof body.questionId !== "string") {
+      throw new HttpError(400, '"questionId" must be a string');
+    }
+    const result = await recordAnswer(
+      ctx,
+      quiz,
+      body.questionId,
+      parseChoice(body.choice),
+    );
+    const { correct, correctChoice, explanation, score, answered, total } =
+      result;
+    return json({
+      correct,
+      correctChoice,
+      explanation,
+      score,
+      answered,
+      total,
+    });
+  },
+};

@@ -1,0 +1,14 @@
+import type { Ctx } from "../../lib/context.ts";
+import { json } from "../../lib/http.ts";
+
+export const handler = {
+  GET(ctx: Ctx) {
+    return json(
+      ctx.bank.map((q) => ({
+        id: q.id,
+        title: q.title,
+        questionCount: q.questions.length,
+      })),
+    );
+  },
+};

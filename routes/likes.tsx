@@ -1,0 +1,58 @@
+import type { Ctx } from "../lib/context.ts";
+import { readCheckedForm } from "../lib/forms.ts";
+import { redirect } from "../lib/http.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { findLiked, toggleLike } from "../lib/quiz.ts";
+import { safeNext } from "../lib/redirect.ts";
+import { page } from "../lib/render.tsx";
+import { LikeButton } from "./quiz.tsx";
+
+export const handler = {
+  GET(ctx: Ctx) {
+    const liked = (ctx.session.record.data.likes ?? []).flatMap((item) => {
+      try {
+        return [findLiked(ctx.bank, item)];
+      } catch {
+        return []; // a question since removed from the bank
+      }
+    });
+    return page(
+      ctx,
+      "Likes",
+      <>
+        <h1>Questions you liked</h1>
+        {liked.length === 0
+          ? (
+            <p>
+              No likes yet. Use “♡ Like this question” on any question to keep
+              it here.
+            </p>
+          )
+          : (
+            <ul class="likes">
+              {liked.map(({ quiz, question }) => (
+                <li
+                  class="card"
+                  key={`${quiz.id}/${question.id}`}
+                  data-testid="liked"
+                >
+                  <p class="question-text">{question.text}</p>
+                  <p>
+                    From <a href={`/quiz/${quiz.id}`}>{quiz.title}</a>
+                  </p>
+                  <LikeButton ctx={ctx} quiz={quiz} question={question} />
+                </li>
+              ))}
+            </ul>
+          )}
+      </>,
+    );
+  },
+
+  async POST(ctx: Ctx) {
+    const form = await readCheckedForm(ctx);
+    if (!form.item) throw new HttpError(400, "Say which question to like");
+    await toggleLike(ctx, form.item);
+    return redirect(safeNext(form.back, "/likes"));
+  },
+};

@@ -1,0 +1,31 @@
+import type { Ctx } from "../lib/context.ts";
+import { readCheckedForm } from "../lib/forms.ts";
+import { redirect } from "../lib/http.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { findQuiz, recordAnswer } from "../lib/quiz.ts";
+import { parseChoice } from "../lib/scoring.ts";
+
+export const handler = {
+  async POST(ctx: Ctx) {
+    const quiz = findQuiz(ctx);
+    const form = await readCheckedForm(ctx);
+    if (!form.questionId) {
+      throw new HttpError(400, "The form is missing the question");
+    }
+    if (form.choice === undefined) {
+      throw new HttpError(400, "Choose an answer, then submit");
+    }
+    try {
+      await recordAnswer(ctx, quiz, form.questionId, parseChoice(form.choice));
+    } catch (error) {
+      // A double click or a resubmitted form: the first answer stands, show it again.
+      if (
+        !(error instanceof HttpError && error.status === 409 &&
+          "score" in error.extra)
+      ) throw error;
+    }
+    return redirect(
+      `/quiz/${quiz.id}?answered=${encodeURIComponent(form.questionId)}`,
+    );
+  },
+};
