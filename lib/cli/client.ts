@@ -654,8 +654,9 @@ export async function main(
       io.write(USAGE + "\n");
       return 0;
     }
-    const jar = await loadJar(options.jarPath);
-    const api = new Api(options.url, jar, options.jarPath);
+    const jarPath = fromInvocationDir(options.jarPath);
+    const jar = await loadJar(jarPath);
+    const api = new Api(options.url, jar, jarPath);
     const command = options.command ?? (options.showCookies ? null : "quizzes");
     switch (command) {
       case null:
@@ -680,7 +681,7 @@ export async function main(
     }
     if (options.showCookies) {
       if (command !== null) io.write("\n");
-      await showCookies(jar, options.jarPath, io);
+      await showCookies(jar, jarPath, io);
     }
     return 0;
   } catch (err) {
@@ -695,6 +696,21 @@ export async function main(
     printError(err instanceof Error ? err.message : String(err));
     return 1;
   }
+}
+
+/**
+ * `deno task` runs in the project's directory; a relative jar path (the default included) is meant
+ * from where the user typed the command, which deno task passes as INIT_CWD.
+ */
+function fromInvocationDir(path: string): string {
+  if (path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path)) return path;
+  let dir: string | undefined;
+  try {
+    dir = Deno.env.get("INIT_CWD");
+  } catch {
+    dir = undefined; // No --allow-env: the current directory it is.
+  }
+  return dir ? `${dir.replace(/[\\/]+$/, "")}/${path}` : path;
 }
 
 function printError(message: string) {
