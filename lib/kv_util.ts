@@ -9,7 +9,7 @@ export function storeUnavailable(): HttpError {
 
 /** Rejects with a 503 when `promise` takes longer than `ms` (a hung store must not hang the client). */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(storeUnavailable()), ms);
   });
