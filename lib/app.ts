@@ -14,7 +14,9 @@ import { renderError } from "./render.tsx";
 import { createRouter, type RouteKind } from "./router.ts";
 import { routes } from "./routes.ts";
 import type { Session, SessionStore } from "./session.ts";
+import { createCookieSessionStore } from "./session_cookie.ts";
 import { createKvSessionStore } from "./session_kv.ts";
+import { createAuth } from "./users.ts";
 
 export interface AppOptions {
   config: Config;
@@ -85,11 +87,14 @@ export async function createApp(opts: AppOptions): Promise<App> {
     assets: opts.assets ?? await loadAssets(),
     log: opts.log ?? console.log,
     committer,
+    auth: createAuth(),
   };
   const deps: AppDeps = {
     ...base,
     store: opts.store
       ? opts.store(base)
+      : config.mode === "cookie"
+      ? await createCookieSessionStore({ kv, config, now, committer })
       : createKvSessionStore({ kv, config, now, committer }),
   };
   const match = createRouter(routes);
@@ -110,7 +115,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (!found) throw new HttpError(404, "Not found");
       const handlers = found.route.module.handler;
       const method = (req.method === "HEAD" ? "GET" : req.method) as Method;
-      const handler = handlers[method];
+      // Own properties only: a method named "constructor" must not find Object.prototype.constructor.
+      const handler = Object.hasOwn(handlers, method)
+        ? handlers[method]
+        : undefined;
       if (!handler) {
         const allow = Object.keys(handlers).flatMap((m) =>
           m === "GET" ? ["GET", "HEAD"] : [m]

@@ -3,6 +3,7 @@ import type { Config } from "./config.ts";
 import type { Assets } from "./assets.ts";
 import type { GroupCommitter } from "./group_commit.ts";
 import type { Session, SessionStore } from "./session.ts";
+import type { Auth, UserRecord } from "./users.ts";
 
 /** What the app is built from; everything stateful is injected so tests can fake it. */
 export interface AppDeps {
@@ -15,6 +16,7 @@ export interface AppDeps {
   log: (line: string) => void;
   committer: GroupCommitter;
   store: SessionStore;
+  auth: Auth;
 }
 
 /** One request as the route handlers see it. */
@@ -31,6 +33,8 @@ export interface Ctx extends AppDeps {
   session: Session;
   /** The site's total hits, counting this request. */
   hits: number;
+  /** The logged-in user's record, read at most once per request (see lib/users.ts). */
+  userRecord?: Promise<UserRecord | null>;
 }
 
 export type Handler = (ctx: Ctx) => Response | Promise<Response>;

@@ -6,7 +6,12 @@ import {
   applyAnswer,
   type QuizProgress,
 } from "./scoring.ts";
-import type { SessionRecord } from "./session.ts";
+import {
+  MAX_HISTORY,
+  type OwnerData,
+  ownerData,
+  updateOwnerData,
+} from "./users.ts";
 
 /** The quiz named in the path, or a 404. */
 export function findQuiz(ctx: Ctx): Quiz {
@@ -23,27 +28,28 @@ export function findQuestion(
 }
 
 export function progressOf(
-  record: SessionRecord,
+  data: OwnerData,
   quiz: Quiz,
 ): QuizProgress | undefined {
-  const all = record.data.quizzes;
+  const all = data.quizzes;
   return all && Object.hasOwn(all, quiz.id) ? all[quiz.id] : undefined;
 }
 
 function withProgress(
-  record: SessionRecord,
+  data: OwnerData,
   quizId: string,
   progress: QuizProgress | null,
-): SessionRecord {
-  const quizzes = { ...record.data.quizzes };
+): OwnerData {
+  const quizzes = { ...data.quizzes };
   if (progress) quizzes[quizId] = progress;
   else delete quizzes[quizId];
-  return { ...record, data: { ...record.data, quizzes } };
+  return { ...data, quizzes };
 }
 
 /**
- * Scores one answer, once: the check happens inside the session's atomic update, so of
- * concurrent submissions for one question exactly one is scored and the rest get a 409.
+ * Scores one answer, once: the check happens inside an atomic update (of the session, or
+ * of the user record when logged in), so of concurrent submissions for one question
+ * exactly one is scored and the rest get a 409. A finished quiz joins the user's history.
  */
 export async function recordAnswer(
   ctx: Ctx,
@@ -52,17 +58,30 @@ export async function recordAnswer(
   choice: number,
 ): Promise<AnswerResult> {
   let result: AnswerResult | undefined;
-  await ctx.session.update((record) => {
-    result = applyAnswer(quiz, progressOf(record, quiz), questionId, choice);
-    return withProgress(record, quiz.id, result.progress);
-  });
+  await updateOwnerData(
+    ctx,
+    (data) => {
+      result = applyAnswer(quiz, progressOf(data, quiz), questionId, choice);
+      return withProgress(data, quiz.id, result.progress);
+    },
+    (user) => {
+      if (result!.answered < result!.total) return user;
+      const entry = {
+        quizId: quiz.id,
+        score: result!.score,
+        total: result!.total,
+        at: ctx.now(),
+      };
+      return { ...user, history: [...user.history, entry].slice(-MAX_HISTORY) };
+    },
+  );
   return result!;
 }
 
-/** Forgets this session's answers to `quiz`. */
+/** Forgets the owner's answers to `quiz`. */
 export async function restartQuiz(ctx: Ctx, quiz: Quiz): Promise<void> {
-  if (!progressOf(ctx.session.record, quiz)) return;
-  await ctx.session.update((record) => withProgress(record, quiz.id, null));
+  if (!progressOf(await ownerData(ctx), quiz)) return;
+  await updateOwnerData(ctx, (data) => withProgress(data, quiz.id, null));
 }
 
 /** A liked question's id as kept in the session: "quizId/questionId". */
@@ -91,14 +110,14 @@ export async function toggleLike(ctx: Ctx, item: string): Promise<boolean> {
   const { quiz, question } = findLiked(ctx.bank, item);
   const id = likeId(quiz, question);
   let liked = false;
-  await ctx.session.update((record) => {
-    const likes = record.data.likes ?? [];
+  await updateOwnerData(ctx, (data) => {
+    const likes = data.likes ?? [];
     liked = !likes.includes(id);
     if (liked && likes.length >= MAX_LIKES) {
       throw new HttpError(400, `At most ${MAX_LIKES} likes`);
     }
     const next = liked ? [...likes, id] : likes.filter((l) => l !== id);
-    return { ...record, data: { ...record.data, likes: next } };
+    return { ...data, likes: next };
   });
   return liked;
 }

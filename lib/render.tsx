@@ -1,6 +1,7 @@
 import type { VNode } from "preact";
 import { renderToString } from "preact-render-to-string";
 import type { Ctx } from "./context.ts";
+import { takeFlash } from "./flash.ts";
 import { Layout } from "./layout.tsx";
 
 const HTML = "text/html; charset=utf-8";
@@ -27,11 +28,12 @@ export function page(
     hits: ctx.hits,
     visits: session.visits,
   };
+  const flash = takeFlash(ctx);
   const html = renderToString(
     <Layout
       title={title}
       visitor={visitor}
-      flash={opts.flash}
+      flash={opts.flash ?? flash?.message}
       islandsUrl={opts.islands ? ctx.assets.islandsUrl : null}
     >
       {body}
@@ -39,6 +41,7 @@ export function page(
   );
   const headers = new Headers(opts.headers);
   headers.set("content-type", HTML);
+  if (flash) headers.append("set-cookie", flash.clear);
   return new Response("<!doctype html>" + html, {
     status: opts.status ?? 200,
     headers,

@@ -13,6 +13,14 @@ import * as likes from "../routes/likes.tsx";
 import * as apiQuizzes from "../routes/api/quizzes.ts";
 import * as apiQuiz from "../routes/api/quiz.ts";
 import * as apiAnswers from "../routes/api/answers.ts";
+import * as login from "../routes/login.tsx";
+import * as register from "../routes/register.tsx";
+import * as logout from "../routes/logout.ts";
+import * as account from "../routes/account.tsx";
+import * as accountSessions from "../routes/account_sessions.ts";
+import * as apiAuth from "../routes/api/auth.ts";
+import * as adminDashboard from "../routes/admin/dashboard.tsx";
+import * as adminRevoke from "../routes/admin/revoke.ts";
 import * as adminKv from "../routes/admin/kv.ts";
 import * as adminKvKey from "../routes/admin/kv_key.ts";
 import * as adminSessions from "../routes/admin/sessions.ts";
@@ -27,6 +35,15 @@ export const routes: Route[] = [
   { path: "/api/forget", module: apiForget, kind: "api" },
   { path: "/api/logout", module: apiForget, kind: "api" },
   { path: "/likes", module: likes, kind: "page" },
+  { path: "/login", module: login, kind: "page" },
+  { path: "/register", module: register, kind: "page" },
+  { path: "/logout", module: logout, kind: "page" },
+  { path: "/account", module: account, kind: "page" },
+  { path: "/account/sessions", module: accountSessions, kind: "page" },
+  { path: "/api/login", module: apiAuth.login, kind: "api" },
+  { path: "/api/register", module: apiAuth.register, kind: "api" },
+  { path: "/admin", module: adminDashboard, kind: "admin-page" },
+  { path: "/admin/revoke", module: adminRevoke, kind: "admin-page" },
   { path: "/api/quizzes", module: apiQuizzes, kind: "api" },
   { path: "/quiz/:quizId", module: quiz, kind: "page" },
   { path: "/quiz/:quizId/answer", module: quizAnswer, kind: "page" },

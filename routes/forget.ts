@@ -1,11 +1,12 @@
 import type { Ctx } from "../lib/context.ts";
 import { readCheckedForm } from "../lib/forms.ts";
 import { redirect } from "../lib/http.ts";
+import { setFlash } from "../lib/flash.ts";
 
 export const handler = {
   async POST(ctx: Ctx) {
     await readCheckedForm(ctx);
     await ctx.session.destroy();
-    return redirect("/");
+    return redirect("/", 303, [setFlash(ctx, "forgotten")]);
   },
 };

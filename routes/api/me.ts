@@ -1,11 +1,12 @@
 import type { Ctx } from "../../lib/context.ts";
 import { json } from "../../lib/http.ts";
 import { scoreOf } from "../../lib/scoring.ts";
+import { ownerData } from "../../lib/users.ts";
 
 export const handler = {
-  GET(ctx: Ctx) {
+  async GET(ctx: Ctx) {
     const { record, visits } = ctx.session;
-    const progress = record.data.quizzes ?? {};
+    const progress = (await ownerData(ctx)).quizzes ?? {};
     const scores = Object.fromEntries(
       ctx.bank.filter((q) => progress[q.id]).map((
         q,

@@ -1,0 +1,57 @@
+import type { Ctx } from "./context.ts";
+import { HttpError } from "./http_error.ts";
+import { retrying } from "./kv_util.ts";
+import {
+  endSession,
+  type UserSessionEntry,
+  userSessionKey,
+} from "./session_kv.ts";
+import { revokeUserCookieSessions } from "./session_cookie.ts";
+
+export interface UserSessionView extends UserSessionEntry {
+  handle: string;
+  current: boolean;
+}
+
+/** The user's live sessions from the per-user index (kv mode); null in cookie mode, which keeps none. */
+export async function listUserSessions(
+  ctx: Ctx,
+  user: string,
+): Promise<UserSessionView[] | null> {
+  if (ctx.config.mode === "cookie") return null;
+  const out: UserSessionView[] = [];
+  for await (
+    const e of ctx.kv.list<UserSessionEntry>({
+      prefix: ["user_sessions", user],
+    }, { limit: 100 })
+  ) {
+    const handle = String(e.key[2]);
+    out.push({ ...e.value, handle, current: handle === ctx.session.handle });
+  }
+  return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+}
+
+/** Ends one of the user's other sessions; a handle that is not theirs is a 404. */
+export async function endUserSession(
+  ctx: Ctx,
+  user: string,
+  handle: string,
+): Promise<void> {
+  const entry = /^[0-9a-f]{64}$/.test(handle)
+    ? await retrying(() => ctx.kv.get(userSessionKey(user, handle)))
+    : null;
+  if (!entry?.value) throw new HttpError(404, "No such session of yours");
+  await endSession(ctx.kv, handle);
+}
+
+/** "Log out everywhere else": every other session of the user ends; this one gets a new id. */
+export async function endOtherSessions(ctx: Ctx, user: string): Promise<void> {
+  if (ctx.config.mode === "cookie") {
+    await revokeUserCookieSessions(ctx.kv, user, ctx.now());
+  } else {
+    for (const s of await listUserSessions(ctx, user) ?? []) {
+      if (!s.current) await endSession(ctx.kv, s.handle);
+    }
+  }
+  await ctx.session.rotate();
+}

@@ -1,0 +1,129 @@
+import { requireUser } from "../lib/auth_guard.ts";
+import type { Ctx } from "../lib/context.ts";
+import { CsrfField } from "../lib/layout.tsx";
+import { findLiked } from "../lib/quiz.ts";
+import { page } from "../lib/render.tsx";
+import { scoreOf } from "../lib/scoring.ts";
+import { listUserSessions } from "../lib/user_sessions.ts";
+
+const when = (ms: number) =>
+  new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+
+export const handler = {
+  async GET(ctx: Ctx) {
+    const user = await requireUser(ctx);
+    const sessions = await listUserSessions(ctx, user.username);
+    const csrf = ctx.session.record.csrf;
+    const progress = user.data.quizzes ?? {};
+    return page(
+      ctx,
+      "Your account",
+      <>
+        <h1>Your account: {user.username}</h1>
+        <section class="card">
+          <h2>Quiz progress</h2>
+          <ul>
+            {ctx.bank.map((quiz) => {
+              const s = scoreOf(quiz, progress[quiz.id]);
+              return (
+                <li key={quiz.id}>
+                  <a href={`/quiz/${quiz.id}`}>{quiz.title}</a>:{" "}
+                  {s.answered}/{s.total} answered, score {s.score}
+                </li>
+              );
+            })}
+          </ul>
+          <h2>Finished attempts</h2>
+          {user.history.length === 0
+            ? <p>None yet: finish a quiz and it is kept here.</p>
+            : (
+              <table data-testid="history">
+                <thead>
+                  <tr>
+                    <th scope="col">Quiz</th>
+                    <th scope="col">Score</th>
+                    <th scope="col">Finished</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {[...user.history].reverse().map((h, i) => (
+                    <tr key={i}>
+                      <td>
+                        {ctx.bank.find((q) => q.id === h.quizId)?.title ??
+                          h.quizId}
+                      </td>
+                      <td>{h.score}/{h.total}</td>
+                      <td>{when(h.at)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+        </section>
+        <section class="card">
+          <h2>Liked questions</h2>
+          {(user.data.likes ?? []).length === 0 ? <p>None yet.</p> : (
+            <ul>
+              {(user.data.likes ?? []).flatMap((item) => {
+                try {
+                  const { quiz, question } = findLiked(ctx.bank, item);
+                  return [
+                    <li key={item}>
+                      {question.text}{" "}
+                      <a href={`/quiz/${quiz.id}`}>({quiz.title})</a>
+                    </li>,
+                  ];
+                } catch {
+                  return [];
+                }
+              })}
+            </ul>
+          )}
+        </section>
+        <section class="card">
+          <h2>Your active sessions</h2>
+          {sessions === null
+            ? (
+              <p>
+                This server keeps sessions in cookies, so it cannot list them;
+                you can still log out everywhere.
+              </p>
+            )
+            : (
+              <ul class="sessions" data-testid="sessions">
+                {sessions.map((s) => (
+                  <li key={s.handle}>
+                    {s.current
+                      ? <strong>This session</strong>
+                      : <span>Another session</span>} · started{" "}
+                    {when(s.createdAt)} · last seen {when(s.lastSeenAt)} ·{" "}
+                    {s.userAgent ?? "unknown browser"}
+                    {!s.current && (
+                      <form
+                        method="post"
+                        action="/account/sessions"
+                        class="inline"
+                      >
+                        <CsrfField token={csrf} />
+                        <input type="hidden" name="end" value={s.handle} />
+                        <button type="submit" class="link">
+                          End this session
+                        </button>
+                      </form>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            )}
+          <form method="post" action="/account/sessions" class="inline">
+            <CsrfField token={csrf} />
+            <input type="hidden" name="end" value="others" />
+            <button type="submit" class="button">
+              Log out everywhere else
+            </button>
+          </form>
+        </section>
+      </>,
+    );
+  },
+};

@@ -1,0 +1,26 @@
+import type { Ctx } from "../../lib/context.ts";
+import { setFlash } from "../../lib/flash.ts";
+import { readCheckedForm } from "../../lib/forms.ts";
+import { redirect } from "../../lib/http.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import { endSession } from "../../lib/session_kv.ts";
+import { adminEnabled, isAdminSession } from "./dashboard.tsx";
+
+export const handler = {
+  async POST(ctx: Ctx) {
+    adminEnabled(ctx);
+    const form = await readCheckedForm(ctx);
+    if (!isAdminSession(ctx)) {
+      throw new HttpError(403, "Enter the admin token first");
+    }
+    const handle = form.handle ?? "";
+    if (!/^[0-9a-f]{64}$/.test(handle)) {
+      throw new HttpError(400, "A handle is 64 lowercase hex digits");
+    }
+    if (!await endSession(ctx.kv, handle)) {
+      throw new HttpError(404, "No such session");
+    }
+    ctx.log(`admin: ended session ${handle} (dashboard)`);
+    return redirect("/admin", 303, [setFlash(ctx, "revoked")]);
+  },
+};

@@ -1,0 +1,20 @@
+import { readJson } from "../../lib/body.ts";
+import type { Ctx } from "../../lib/context.ts";
+import { json } from "../../lib/http.ts";
+import { credentialsFrom } from "../../lib/users.ts";
+
+/** POST /api/login and POST /api/register: `{"username","password"}` → `{"user":{"username"}}`. */
+function authRoute(mode: "login" | "register") {
+  return {
+    async POST(ctx: Ctx) {
+      const credentials = credentialsFrom(
+        await readJson(ctx.req, ctx.config.maxBodyBytes),
+      );
+      const username = await ctx.auth[mode](ctx, credentials);
+      return json({ user: { username } });
+    },
+  };
+}
+
+export const login = { handler: authRoute("login") };
+export const register = { handler: authRoute("register") };

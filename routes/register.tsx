@@ -1,0 +1,3 @@
+import { authHandler } from "./login.tsx";
+
+export const handler = authHandler("register");
