@@ -1,0 +1,324 @@
+/**
+ * Shared test factories: an app on an in-memory KV with a clock the test moves by hand,
+ * cookie helpers, KV wrappers that count or fail calls, and a real server process for e2e.
+ */
+import { type App, createApp } from "../lib/app.ts";
+import { type Config, testConfig } from "../lib/config.ts";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const ORIGIN = "http://localhost";
+/** A fixed start so tests never depend on the real date. */
+export const T0 = Date.UTC(2025, 0, 1);
+export const ADMIN_TOKEN = "t".repeat(40);
+export const UUID_V4 =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** A clock the test moves by hand: `now()` is what the app is given. */
+export interface Clock {
+  now: () => number;
+  /** Moves the clock by `seconds` (negative moves it backwards). */
+  advance(seconds: number): void;
+  set(ms: number): void;
+}
+
+export function fakeClock(start = T0): Clock {
+  let t = start;
+  return {
+    now: () => t,
+    advance: (seconds) => void (t += seconds * 1000),
+    set: (ms) => void (t = ms),
+  };
+}
+
+export type RequestOptions = RequestInit & {
+  /** The whole Cookie header to send. */
+  cookie?: string;
+};
+
+export interface TestApp extends AsyncDisposable {
+  app: App;
+  /** The real KV under any wrapper, for looking at what was stored. */
+  kv: Deno.Kv;
+  clock: Clock;
+  config: Config;
+  logs: string[];
+  /** Calls the app with `path` (or a full URL) and the given options. */
+  request(path: string, init?: RequestOptions): Promise<Response>;
+  close(): void;
+}
+
+export interface TestAppOptions {
+  /** Wraps the KV handed to the app (fault injection, call counting). */
+  wrapKv?: (kv: Deno.Kv) => Deno.Kv;
+  clock?: Clock;
+}
+
+export function buildRequest(path: string, init: RequestOptions = {}): Request {
+  const { cookie, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (cookie !== undefined) headers.set("cookie", cookie);
+  const url = /^https?:/.test(path) ? path : ORIGIN + path;
+  return new Request(url, { ...rest, headers });
+}
+
+/**
+ * `createApp` on a fresh `:memory:` KV with a fake clock and a silent log. Use it with
+ * `await using t = await testApp()` so the KV is closed whatever happens.
+ */
+export async function testApp(
+  overrides: Partial<Config> = {},
+  opts: TestAppOptions = {},
+): Promise<TestApp> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = opts.clock ?? fakeClock();
+  const config = testConfig(overrides);
+  const logs: string[] = [];
+  let app: App;
+  try {
+    app = await createApp({
+      config,
+      kv: opts.wrapKv ? opts.wrapKv(kv) : kv,
+      now: clock.now,
+      log: (line) => void logs.push(line),
+    });
+  } catch (error) {
+    kv.close();
+    throw error;
+  }
+  let closed = false;
+  const close = () => {
+    if (!closed) kv.close();
+    closed = true;
+  };
+  return {
+    app,
+    kv,
+    clock,
+    config,
+    logs,
+    request: (path, init) => app(buildRequest(path, init)),
+    close,
+    [Symbol.asyncDispose]: () => Promise.resolve(close()),
+  };
+}
+
+/** All `Set-Cookie` headers of `response` whose cookie name is `name` (default: any). */
+export function setCookies(response: Response, name?: string): string[] {
+  return response.headers.getSetCookie().filter((c) =>
+    name === undefined || c.startsWith(`${name}=`)
+  );
+}
+
+/**
+ * The `name=value` pair to send back for the session cookie `response` sets, or null
+ * when it sets none. Fails the test if it sets two.
+ */
+export function cookieFrom(
+  response: Response,
+  name = "sessionId",
+): string | null {
+  const found = setCookies(response, name);
+  if (found.length > 1) {
+    throw new Error(`two Set-Cookie headers for ${name}: ${found.join(" | ")}`);
+  }
+  return found.length ? found[0].split(";")[0] : null;
+}
+
+/** The session id (cookie value) `response` sets, or null. */
+export function idFrom(response: Response, name = "sessionId"): string | null {
+  const pair = cookieFrom(response, name);
+  return pair === null ? null : pair.slice(pair.indexOf("=") + 1);
+}
+
+/** Every key and value in the store. */
+export async function dumpKv(kv: Deno.Kv): Promise<Deno.KvEntry<unknown>[]> {
+  const entries: Deno.KvEntry<unknown>[] = [];
+  for await (const entry of kv.list({ prefix: [] })) entries.push(entry);
+  return entries;
+}
+
+/** A KV counter's value as a number, 0 when absent. */
+export async function counter(kv: Deno.Kv, key: Deno.KvKey): Promise<number> {
+  const entry = await kv.get<Deno.KvU64>(key);
+  return entry.value === null ? 0 : Number(entry.value.value);
+}
+
+/** The `_csrf` value of the first form in an HTML page. */
+export function csrfFrom(html: string): string {
+  const match = html.match(/name="_csrf" value="([^"]+)"/);
+  if (!match) throw new Error("no _csrf field in the page");
+  return match[1];
+}
+
+export interface KvSpy {
+  kv: Deno.Kv;
+  /** Calls per method name, e.g. `calls.getMany`; `commit` counts atomic commits. */
+  calls: Record<string, number>;
+  /** The keys of every `get`/`getMany` call, in order. */
+  reads: Deno.KvKey[][];
+  /**
+   * Makes the next `n` calls of `method` ("get", "getMany", "commit", ...) throw
+   * `new Error(message)`; `Infinity` until {@link KvSpy.heal} is called.
+   */
+  fail(method: string, n: number, message?: string): void;
+  heal(): void;
+}
+
+const ASYNC_METHODS = new Set(["get", "getMany", "set", "delete", "enqueue"]);
+
+/**
+ * Wraps a real KV in a Proxy that counts calls and can make them throw, without stubbing
+ * anything global. Methods run on the real KV (they need its internal slots).
+ */
+export function spyKv(real: Deno.Kv): KvSpy {
+  const calls: Record<string, number> = {};
+  const reads: Deno.KvKey[][] = [];
+  const faults = new Map<string, { left: number; message: string }>();
+  const enter = (method: string) => {
+    calls[method] = (calls[method] ?? 0) + 1;
+    const fault = faults.get(method);
+    if (fault && fault.left > 0) {
+      fault.left--;
+      throw new Error(fault.message);
+    }
+  };
+  const wrapAtomic = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
+    const proxy: Deno.AtomicOperation = new Proxy(op, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (prop === "commit") {
+            try {
+              enter("commit");
+            } catch (error) {
+              return Promise.reject(error);
+            }
+          }
+          const result = value.apply(target, args);
+          return result === target ? proxy : result;
+        };
+      },
+    });
+    return proxy;
+  };
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const name = String(prop);
+        if (name === "atomic") return wrapAtomic(value.apply(target, args));
+        if (name === "get") reads.push([args[0] as Deno.KvKey]);
+        if (name === "getMany") reads.push(args[0] as Deno.KvKey[]);
+        // Synchronous methods throw; the others reject, as the real ones do.
+        if (!ASYNC_METHODS.has(name)) {
+          enter(name);
+          return value.apply(target, args);
+        }
+        try {
+          enter(name);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+  return {
+    kv,
+    calls,
+    reads,
+    fail(method, n, message = "database is locked") {
+      faults.set(method, { left: n, message });
+    },
+    heal: () => faults.clear(),
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (released before it is returned). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+export interface Server {
+  url: string;
+  child: Deno.ChildProcess;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** Sends `signal` and waits for the process to end. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, into: string[]) {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    into.push(decoder.decode(chunk, { stream: true }));
+  }
+}
+
+/**
+ * Starts `deno run -A main.ts` on a free port and waits until `/healthz` answers.
+ * Always `stop()` it in a `finally`.
+ */
+export async function startServer(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<Server> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts"],
+    cwd: ROOT,
+    env: { HOST: "127.0.0.1", PORT: String(port), ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out: string[] = [];
+  const pumps = Promise.all([
+    collect(child.stdout, out),
+    collect(child.stderr, out),
+  ]);
+  let ended = false;
+  const status = child.status.then((s) => {
+    ended = true;
+    return s;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const server: Server = {
+    url,
+    child,
+    output: () => out.join(""),
+    async stop(signal = "SIGTERM") {
+      if (!ended) {
+        try {
+          child.kill(signal);
+        } catch { /* already gone */ }
+      }
+      const s = await status;
+      await pumps;
+      return s;
+    },
+  };
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (ended) throw new Error(`server exited early:\n${server.output()}`);
+      try {
+        const res = await fetch(`${url}/healthz`);
+        await res.body?.cancel();
+        if (res.ok) return server;
+      } catch { /* not listening yet */ }
+      if (Date.now() > deadline) {
+        throw new Error(`server did not answer /healthz:\n${server.output()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (error) {
+    await server.stop("SIGKILL");
+    throw error;
+  }
+}
