@@ -542,10 +542,13 @@ async function account(api: Api, io: LineReader, action: "login" | "register") {
     );
   }
   if (answer.status < 200 || answer.status > 299) {
+    const error = isRecord(answer.data) && typeof answer.data.error === "string"
+      ? `: ${answer.data.error}`
+      : "";
     throw new CliError(
-      `${action === "login" ? "login" : "registration"} failed: ${
-        failure("POST", path, answer)
-      }`,
+      `${
+        action === "login" ? "login" : "registration"
+      } failed (${answer.status})${error}`,
     );
   }
   const data = answer.data;
