@@ -1,5 +1,5 @@
 import { createApp } from "./lib/app.ts";
-import { ConfigError, loadConfig } from "./lib/config.ts";
+import { ConfigError, loadConfig, readEnv } from "./lib/config.ts";
 import { startJanitor } from "./lib/janitor.ts";
 
 /** Opens the store the config names; a missing directory for a KV file is created. */
@@ -14,7 +14,7 @@ export async function openKv(path: string | undefined): Promise<Deno.Kv> {
 if (import.meta.main) {
   let config;
   try {
-    config = loadConfig(Deno.env.toObject());
+    config = loadConfig(readEnv());
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`mcq-edge: ${error.message}`);

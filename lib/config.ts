@@ -22,7 +22,32 @@ export interface Config {
 /** A bad configuration value; its message is the one line printed before the server exits. */
 export class ConfigError extends Error {}
 
-export const DEFAULT_KV_PATH = "data/mcq-edge.kv.sqlite3";
+export const DEFAULT_KV_PATH = "data/kv/mcq-edge.sqlite3";
+
+/** Every variable the app reads: `deno task start` grants `--allow-env` for exactly these. */
+export const CONFIG_VARS = [
+  "PORT",
+  "HOST",
+  "KV_PATH",
+  "SESSION_COOKIE_NAME",
+  "SESSION_IDLE_TIMEOUT",
+  "SESSION_ABSOLUTE_TIMEOUT",
+  "SESSION_MODE",
+  "SESSION_SECRET",
+  "COOKIE_SECURE",
+  "TRUST_PROXY",
+  "ADMIN_TOKEN",
+  "PBKDF2_ITERATIONS",
+  "MAX_BODY_BYTES",
+  "DENO_DEPLOYMENT_ID",
+] as const;
+
+/** Reads just {@link CONFIG_VARS}, so the process needs no wider env permission. */
+export function readEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(
+    CONFIG_VARS.map((name) => [name, Deno.env.get(name)]),
+  );
+}
 
 type Env = Record<string, string | undefined>;
 
