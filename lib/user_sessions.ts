@@ -6,7 +6,10 @@ import {
   type UserSessionEntry,
   userSessionKey,
 } from "./session_kv.ts";
-import { revokeUserCookieSessions } from "./session_cookie.ts";
+import {
+  revokeCookieSession,
+  revokeUserCookieSessions,
+} from "./session_cookie.ts";
 
 export interface UserSessionView extends UserSessionEntry {
   handle: string;
@@ -47,11 +50,31 @@ export async function endUserSession(
 /** "Log out everywhere else": every other session of the user ends; this one gets a new id. */
 export async function endOtherSessions(ctx: Ctx, user: string): Promise<void> {
   if (ctx.config.mode === "cookie") {
-    await revokeUserCookieSessions(ctx.kv, user, ctx.now());
+    await revokeUserCookieSessions(
+      ctx.kv,
+      user,
+      ctx.now(),
+      ctx.config.absoluteTimeout,
+    );
   } else {
     for (const s of await listUserSessions(ctx, user) ?? []) {
       if (!s.current) await endSession(ctx.kv, s.handle);
     }
   }
   await ctx.session.rotate();
+}
+
+/**
+ * Ends any session by its handle (admin). In kv mode false when there is none; in cookie
+ * mode the server cannot know, so the handle is revoked and the answer is true.
+ */
+export async function endSessionByHandle(
+  ctx: Ctx,
+  handle: string,
+): Promise<boolean> {
+  if (ctx.config.mode === "cookie") {
+    await revokeCookieSession(ctx.kv, handle, ctx.config, ctx.now());
+    return true;
+  }
+  return await endSession(ctx.kv, handle);
 }

@@ -3,7 +3,7 @@ import { setFlash } from "../../lib/flash.ts";
 import { readCheckedForm } from "../../lib/forms.ts";
 import { redirect } from "../../lib/http.ts";
 import { HttpError } from "../../lib/http_error.ts";
-import { endSession } from "../../lib/session_kv.ts";
+import { endSessionByHandle } from "../../lib/user_sessions.ts";
 import { adminEnabled, isAdminSession } from "./dashboard.tsx";
 
 export const handler = {
@@ -17,7 +17,7 @@ export const handler = {
     if (!/^[0-9a-f]{64}$/.test(handle)) {
       throw new HttpError(400, "A handle is 64 lowercase hex digits");
     }
-    if (!await endSession(ctx.kv, handle)) {
+    if (!await endSessionByHandle(ctx, handle)) {
       throw new HttpError(404, "No such session");
     }
     ctx.log(`admin: ended session ${handle} (dashboard)`);
