@@ -145,18 +145,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
         ),
         hits: 0,
       } as Ctx;
+      const counted = kind === "page" || kind === "api";
       if (kind !== "plain") {
         const loaded = await deps.store.load(req, secure);
         ctx.session = session = loaded.session;
-        ctx.hits = loaded.hits;
+        // The store counts this request in advance; admin pages are not counted.
+        ctx.hits = counted ? loaded.hits : loaded.hits - 1;
       }
       response = await handler(ctx);
       if (session && response.status < 400) {
-        await deps.store.finish(
-          session,
-          response.headers,
-          kind === "page" || kind === "api",
-        );
+        await deps.store.finish(session, response.headers, counted);
       }
     } catch (error) {
       // A fresh response: whatever cookie the failed attempt meant to set is not sent.
