@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 export interface PublicQuestion {
   id: string;
@@ -14,6 +14,8 @@ export interface QuestionCardProps {
   answeredIds: string[];
   currentId: string;
   score: number;
+  /** Ids of this quiz's questions the visitor has liked. */
+  likedIds: string[];
 }
 
 interface Feedback {
@@ -41,12 +43,27 @@ export default function QuestionCard(props: QuestionCardProps) {
   const [busy, setBusy] = useState(false);
   const [hydrated, setHydrated] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
+  // Where focus goes after the next render; only user actions set it, so hydration never steals focus.
+  const focusNext = useRef<"button" | "choice" | null>(null);
 
   const index = questions.findIndex((q) => q.id === currentId);
   const question = index >= 0 ? questions[index] : null;
   const total = questions.length;
 
   useEffect(() => setHydrated(true), []);
+
+  // A layout effect, so focus moves in the same frame as the new content appears.
+  useLayoutEffect(() => {
+    const form = formRef.current;
+    const target = focusNext.current;
+    focusNext.current = null;
+    if (!form || !target) return;
+    // Disabled radios lose focus once the feedback shows; keep the keyboard user in place.
+    const selector = target === "button"
+      ? "button[type=submit]"
+      : "input[name=choice]";
+    form.querySelector<HTMLElement>(selector)?.focus();
+  }, [feedback, currentId]);
 
   async function submit(event?: Event) {
     event?.preventDefault();
@@ -76,6 +93,7 @@ export default function QuestionCard(props: QuestionCardProps) {
       } else if (!res.ok) {
         setError(body.error ?? `The server answered ${res.status}.`);
       } else {
+        focusNext.current = "button";
         setFeedback(body);
         setScore(body.score);
         setAnswered((a) => [...a, question.id]);
@@ -90,29 +108,39 @@ export default function QuestionCard(props: QuestionCardProps) {
   function next() {
     const done = new Set([...answered, ...(question ? [question.id] : [])]);
     const upcoming = questions.find((q) => !done.has(q.id));
+    if (!upcoming) {
+      location.assign(`/quiz/${encodeURIComponent(quizId)}/result`);
+      return;
+    }
+    focusNext.current = "choice";
     setFeedback(null);
     setChoice(null);
-    if (upcoming) setCurrentId(upcoming.id);
-    else location.assign(`/quiz/${encodeURIComponent(quizId)}/result`);
+    setCurrentId(upcoming.id);
   }
+
+  // The key handler is registered once and reads the latest render through this ref: a handler
+  // re-registered by an effect would still see the previous state until the effect runs.
+  const latest = useRef({ question, feedback, busy, submit });
+  latest.current = { question, feedback, busy, submit };
 
   useEffect(() => {
     function onKey(e: KeyboardEvent) {
-      if (!question || e.altKey || e.ctrlKey || e.metaKey) return;
-      const target = e.target as HTMLElement | null;
-      if (
-        target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) &&
-        target.getAttribute("type") !== "radio"
-      ) return;
+      const { question, feedback, busy, submit } = latest.current;
+      if (!question || busy || e.repeat) return;
+      if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+      // Only when the quiz has the focus: Enter on a nav link or the like button keeps its meaning.
+      const target = e.target as Node | null;
+      const form = formRef.current;
+      if (target !== document.body && !form?.contains(target)) return;
       const n = Number(e.key);
       if (
         !feedback && Number.isInteger(n) && n >= 1 &&
         n <= question.choices.length
       ) {
         setChoice(n - 1);
-        (formRef.current?.querySelector(`input[value="${n - 1}"]`) as
-          | HTMLInputElement
-          | null)?.focus();
+        setError(null);
+        form?.querySelector<HTMLInputElement>(`input[value="${n - 1}"]`)
+          ?.focus();
       } else if (e.key === "Enter") {
         e.preventDefault();
         submit();
@@ -120,77 +148,120 @@ export default function QuestionCard(props: QuestionCardProps) {
     }
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
-  });
+  }, []);
 
-  if (!question) return <p>All questions answered.</p>;
+  if (!question) return <p class="card">All questions answered.</p>;
+
+  const liked = props.likedIds.includes(question.id);
+  const last = feedback !== null && answered.length >= total;
 
   return (
-    <form
-      ref={formRef}
-      class="question-card card"
-      method="post"
-      action={`/quiz/${quizId}/answer`}
-      onSubmit={submit}
-      data-ready={hydrated ? "true" : undefined}
-    >
-      <input type="hidden" name="_csrf" value={csrf} />
-      <input type="hidden" name="questionId" value={question.id} />
-      <p class="question-meta">
-        Question {index + 1} of {total} · Score{" "}
-        <span data-testid="score">{score}</span>/{answered.length}
-      </p>
-      <fieldset disabled={busy}>
-        <legend class="question-text">{question.text}</legend>
-        {question.choices.map((text, i) => {
-          const state = feedback
-            ? i === feedback.correctChoice
-              ? "right"
-              : i === choice
-              ? "wrong"
-              : ""
-            : "";
-          return (
-            <label class={`choice ${state}`} key={`${question.id}-${i}`}>
-              <input
-                type="radio"
-                name="choice"
-                value={String(i)}
-                checked={choice === i}
-                disabled={feedback !== null}
-                onChange={() => setChoice(i)}
-                required
-              />
-              <span class="choice-key" aria-hidden="true">{i + 1}</span> {text}
-            </label>
-          );
-        })}
-      </fieldset>
-      <div aria-live="polite" class="feedback-area">
-        {error && <p class="error" role="alert">{error}</p>}
-        {feedback && (
-          <div
-            class={`feedback ${feedback.correct ? "right" : "wrong"}`}
-            data-testid="feedback"
-          >
-            <p>
-              <strong>{feedback.correct ? "Correct!" : "Not quite."}</strong>
-              {" "}
-              The answer is “{question.choices[feedback.correctChoice]}”.
-            </p>
-            <p>{feedback.explanation}</p>
+    <>
+      <form
+        ref={formRef}
+        class="question-card card"
+        method="post"
+        action={`/quiz/${quizId}/answer`}
+        onSubmit={submit}
+        data-ready={hydrated ? "true" : undefined}
+      >
+        <input type="hidden" name="_csrf" value={csrf} />
+        <input type="hidden" name="questionId" value={question.id} />
+        <div class="progress-line">
+          <progress
+            max={total}
+            value={answered.length}
+            aria-label="Questions answered"
+          />
+          <p class="question-meta">
+            <span>Question {index + 1} of {total}</span>
+            <span>
+              Score <strong data-testid="score">{score}</strong> of{" "}
+              <span data-testid="answered">{answered.length}</span> answered
+            </span>
+          </p>
+        </div>
+        <fieldset disabled={busy}>
+          <legend class="question-text">{question.text}</legend>
+          <div class="choices">
+            {question.choices.map((text, i) => {
+              const state = !feedback
+                ? ""
+                : i === feedback.correctChoice
+                ? "right"
+                : i === choice
+                ? "wrong"
+                : "";
+              return (
+                <label class={`choice ${state}`} key={`${question.id}-${i}`}>
+                  <input
+                    type="radio"
+                    name="choice"
+                    value={String(i)}
+                    checked={choice === i}
+                    disabled={feedback !== null}
+                    onChange={() => {
+                      setChoice(i);
+                      setError(null);
+                    }}
+                    required
+                  />
+                  <span class="choice-key" aria-hidden="true">{i + 1}</span>
+                  <span class="choice-text">{text}</span>
+                  {state && (
+                    <span class="choice-mark">
+                      {state === "right" ? "✔ Answer" : "✘ Your pick"}
+                    </span>
+                  )}
+                </label>
+              );
+            })}
           </div>
-        )}
-      </div>
-      <button type="submit" class="button" disabled={busy}>
-        {feedback
-          ? (answered.length >= total ? "See results" : "Next question")
-          : "Submit answer"}
-      </button>
-      {hydrated && (
-        <p class="hint">
-          Keys: 1–{question.choices.length} choose, Enter submits.
-        </p>
-      )}
-    </form>
+        </fieldset>
+        <div aria-live="polite" class="feedback-area">
+          {feedback && (
+            <div
+              class={`feedback ${feedback.correct ? "right" : "wrong"}`}
+              data-testid="feedback"
+            >
+              <p class="verdict">
+                <strong>{feedback.correct ? "Correct!" : "Not quite."}</strong>
+                {" "}
+                The answer is “{question.choices[feedback.correctChoice]}”.
+              </p>
+              <p>{feedback.explanation}</p>
+            </div>
+          )}
+        </div>
+        {error && <p class="error" role="alert">{error}</p>}
+        <div class="actions">
+          <button type="submit" class="button" disabled={busy}>
+            {feedback
+              ? (last ? "See results" : "Next question")
+              : "Submit answer"}
+          </button>
+          {hydrated && (
+            <p class="hint">
+              Keys: <kbd>1</kbd>–<kbd>{question.choices.length}</kbd> choose,
+              {" "}
+              <kbd>Enter</kbd> {feedback ? "goes on" : "submits"}.
+            </p>
+          )}
+        </div>
+      </form>
+      {/* A plain form, so liking works without JavaScript; it follows the question shown. */}
+      <form method="post" action="/likes" class="inline like-form">
+        <input type="hidden" name="_csrf" value={csrf} />
+        <input type="hidden" name="item" value={`${quizId}/${question.id}`} />
+        <input type="hidden" name="back" value={`/quiz/${quizId}`} />
+        <button
+          type="submit"
+          class="link"
+          aria-pressed={liked ? "true" : "false"}
+        >
+          {liked ? "♥ Liked (unlike)" : "♡ Like this question"}
+        </button>
+      </form>
+    </>
   );
 }

@@ -29,8 +29,11 @@ export function Layout(
         {islandsUrl && <script type="module" src={islandsUrl} defer />}
       </head>
       <body>
+        <a class="skip-link" href="#main">Skip to content</a>
         <header class="site-header">
-          <a class="brand" href="/">mcq-edge</a>
+          <a class="brand" href="/">
+            <span class="brand-mark" aria-hidden="true">?</span> mcq-edge
+          </a>
           <nav aria-label="Main">
             <a href="/">Quizzes</a>
             <a href="/likes">Likes</a>
@@ -52,7 +55,7 @@ export function Layout(
               )}
           </nav>
         </header>
-        <main id="main">
+        <main id="main" tabindex={-1}>
           {flash && <p class="flash" role="status">{flash}</p>}
           {children}
         </main>

@@ -24,42 +24,60 @@ export const handler = {
       quiz.title,
       <>
         <h1>{quiz.title}</h1>
-        <p class="progress-line">
-          <progress max={s.total} value={s.answered} aria-label="Progress" />
-          {" "}
-          {s.answered}/{s.total} answered · score{" "}
-          <strong data-testid="page-score">{s.score}</strong>
-        </p>
         {last && <LastAnswer question={last} chosen={answers[last.id]} />}
         {current
           ? (
-            <>
-              <Island
-                name="QuestionCard"
-                component={QuestionCard}
-                props={{
-                  quizId: quiz.id,
-                  csrf: ctx.session.record.csrf,
-                  questions: quiz.questions.map(({ id, text, choices }) => ({
-                    id,
-                    text,
-                    choices,
-                  })),
-                  answeredIds: Object.keys(answers),
-                  currentId: current.id,
-                  score: s.score,
-                }}
-              />
-              <LikeButton ctx={ctx} quiz={quiz} question={current} />
-            </>
+            // The island draws the progress bar, score and like button, so they follow the question shown.
+            <Island
+              name="QuestionCard"
+              component={QuestionCard}
+              props={{
+                quizId: quiz.id,
+                csrf: ctx.session.record.csrf,
+                questions: quiz.questions.map(({ id, text, choices }) => ({
+                  id,
+                  text,
+                  choices,
+                })),
+                answeredIds: Object.keys(answers),
+                currentId: current.id,
+                score: s.score,
+                likedIds: quiz.questions
+                  .filter((q) =>
+                    (ctx.session.record.data.likes ?? []).includes(
+                      likeId(quiz, q),
+                    )
+                  )
+                  .map((q) => q.id),
+              }}
+            />
           )
           : (
-            <p class="card">
-              You have answered every question.{" "}
-              <a href={`/quiz/${quiz.id}/result`}>See your results</a>.
-            </p>
+            <section class="card">
+              <div class="progress-line">
+                <progress
+                  max={s.total}
+                  value={s.answered}
+                  aria-label="Questions answered"
+                />
+                <p class="question-meta">
+                  {s.answered}/{s.total} answered · score{" "}
+                  <strong data-testid="page-score">{s.score}</strong>
+                </p>
+              </div>
+              <p>You have answered every question.</p>
+              <p>
+                <a class="button" href={`/quiz/${quiz.id}/result`}>
+                  See your results
+                </a>
+              </p>
+            </section>
           )}
-        <form method="post" action={`/quiz/${quiz.id}/restart`} class="inline">
+        <form
+          method="post"
+          action={`/quiz/${quiz.id}/restart`}
+          class="inline restart-form"
+        >
           <CsrfField token={ctx.session.record.csrf} />
           <button type="submit" class="link">Start this quiz over</button>
         </form>

@@ -1,0 +1,300 @@
+/**
+ * End-to-end in a real browser: the quiz with and without JavaScript, the session cookie as the
+ * browser holds it, progress across reloads, likes, and the screenshots in docs/screenshots/.
+ */
+import assert from "node:assert/strict";
+import type { Browser, BrowserContextOptions, Page } from "playwright-core";
+import { loadBank, type Quiz } from "../lib/bank.ts";
+import {
+  launchBrowser,
+  ROOT,
+  type Server,
+  startServer,
+} from "./browser_helpers.ts";
+
+const UUID_V4 =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const QUIZ: Quiz = loadBank()[0];
+
+/** The choice the tests make for question `i`: right for most, wrong for every third. */
+function pickFor(i: number): number {
+  const q = QUIZ.questions[i];
+  return i % 3 === 1 ? (q.correct + 1) % q.choices.length : q.correct;
+}
+const EXPECTED_SCORE = QUIZ.questions.filter((q, i) => pickFor(i) === q.correct)
+  .length;
+
+type Step = (t: { browser: Browser; server: Server }) => Promise<void>;
+/** The scenarios, run in order as steps of one test sharing one server and one browser. */
+const steps: [string, Step][] = [];
+
+/** A page that records script errors, so a test can insist there were none. */
+async function openPage(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    // The site has no favicon; the browser's automatic request for one is not the page's doing.
+    if (m.type() === "error" && !m.location().url.endsWith("/favicon.ico")) {
+      errors.push(`${m.text()} (${m.location().url})`);
+    }
+  });
+  return { page, errors };
+}
+
+async function gotoReady(page: Page, url: string) {
+  await page.goto(url);
+  await page.waitForSelector('html[data-ready="true"] form[data-ready="true"]');
+}
+
+async function text(page: Page, selector: string): Promise<string> {
+  return (await page.locator(selector).first().textContent() ?? "").trim();
+}
+
+/** What the focused element is, e.g. `BUTTON:Next question` or `INPUT:0`. */
+function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const el = document.activeElement as HTMLInputElement | null;
+    if (!el) return "";
+    return `${el.tagName}:${
+      el.tagName === "INPUT" ? el.value : el.textContent?.trim()
+    }`;
+  });
+}
+
+/** Answers question `i` on the hydrated card with keys 1..n and Enter; returns the feedback text. */
+async function answerWithKeys(page: Page, i: number): Promise<string> {
+  const q = QUIZ.questions[i];
+  await page.locator("legend.question-text", { hasText: q.text }).waitFor();
+  const pick = pickFor(i);
+  await page.keyboard.press(String(pick + 1));
+  assert.equal(
+    await page.isChecked(`input[name=choice][value="${pick}"]`),
+    true,
+  );
+  await page.keyboard.press("Enter");
+  return await text(page, '[data-testid="feedback"]');
+}
+
+steps.push([
+  "with JavaScript, a whole quiz is taken with the keyboard in one page and scored right",
+  async ({ browser, server }) => {
+    const { page, errors } = await openPage(browser);
+    await gotoReady(page, `${server.url}/quiz/${QUIZ.id}`);
+    // A hydration that did not match the server's markup would leave extra or missing nodes.
+    assert.equal(await page.locator("form.question-card").count(), 1);
+    assert.equal(
+      await page.locator("label.choice").count(),
+      QUIZ.questions[0].choices.length,
+    );
+    const navigations: string[] = [];
+    page.on("framenavigated", (frame) => {
+      if (frame === page.mainFrame()) navigations.push(frame.url());
+    });
+    // Survives only if no page load happens in between.
+    await page.evaluate(() => {
+      (globalThis as { marker?: number }).marker = 42;
+    });
+
+    let score = 0;
+    for (let i = 0; i < QUIZ.questions.length; i++) {
+      const right = pickFor(i) === QUIZ.questions[i].correct;
+      if (right) score++;
+      const feedback = await answerWithKeys(page, i);
+      assert.match(feedback, right ? /^Correct!/ : /^Not quite\./);
+      assert.equal(await text(page, '[data-testid="score"]'), String(score));
+      assert.equal(await text(page, '[data-testid="answered"]'), String(i + 1));
+      const last = i === QUIZ.questions.length - 1;
+      // Focus moves to the button that goes on, since the choices are now disabled.
+      assert.equal(
+        await focused(page),
+        `BUTTON:${last ? "See results" : "Next question"}`,
+      );
+      assert.equal(
+        await page.evaluate(() => (globalThis as { marker?: number }).marker),
+        42,
+      );
+      if (last) break;
+      await page.keyboard.press("Enter");
+      await page.locator("legend.question-text", {
+        hasText: QUIZ.questions[i + 1].text,
+      }).waitFor();
+      assert.equal(await focused(page), "INPUT:0");
+    }
+    assert.deepEqual(navigations, []);
+    await Promise.all([
+      page.waitForURL(`**/quiz/${QUIZ.id}/result`),
+      page.keyboard.press("Enter"),
+    ]);
+    assert.equal(
+      await text(page, '[data-testid="result-score"]'),
+      String(EXPECTED_SCORE),
+    );
+    assert.deepEqual(errors, []);
+  },
+]);
+
+steps.push([
+  "without JavaScript, the same quiz works through forms and redirects",
+  async ({ browser, server }) => {
+    const { page } = await openPage(browser, { javaScriptEnabled: false });
+    await page.goto(`${server.url}/quiz/${QUIZ.id}`);
+    assert.equal(await page.getAttribute("html", "data-ready"), null);
+
+    let score = 0;
+    for (const [i, q] of QUIZ.questions.entries()) {
+      assert.equal(await text(page, "legend.question-text"), q.text);
+      const pick = pickFor(i);
+      const right = pick === q.correct;
+      if (right) score++;
+      // Clicking the label's text is how a person picks; the radio is inside it.
+      await page.click(`label.choice:has(input[value="${pick}"])`);
+      await Promise.all([
+        page.waitForURL(`**/quiz/${QUIZ.id}?answered=${q.id}`),
+        page.click("button:text('Submit answer')"),
+      ]);
+      assert.match(
+        await text(page, '[data-testid="last-answer"]'),
+        right ? /^Correct!/ : /^Not quite\./,
+      );
+      if (i < QUIZ.questions.length - 1) {
+        assert.equal(await text(page, '[data-testid="score"]'), String(score));
+      }
+    }
+    assert.equal(await text(page, '[data-testid="page-score"]'), String(score));
+    await Promise.all([
+      page.waitForURL(`**/quiz/${QUIZ.id}/result`),
+      page.click("a:text('See your results')"),
+    ]);
+    assert.equal(
+      await text(page, '[data-testid="result-score"]'),
+      String(EXPECTED_SCORE),
+    );
+  },
+]);
+
+steps.push([
+  "the session cookie is HttpOnly, SameSite=Lax, a UUID v4 for 30 minutes, and hidden from scripts",
+  async ({ browser, server }) => {
+    const { page } = await openPage(browser);
+    await gotoReady(page, `${server.url}/quiz/${QUIZ.id}`);
+    const cookies = await page.context().cookies(server.url);
+    const session = cookies.find((c) => c.name === "sessionId");
+    assert.ok(session, `no sessionId cookie among ${JSON.stringify(cookies)}`);
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, "Lax");
+    assert.equal(session.path, "/");
+    assert.match(session.value, UUID_V4);
+    const expected = Date.now() / 1000 + 1800;
+    assert.ok(
+      Math.abs(session.expires - expected) < 60,
+      `expires ${session.expires}, expected about ${expected}`,
+    );
+    const visible = await page.evaluate(() => document.cookie);
+    assert.equal(visible.includes(session.value), false);
+  },
+]);
+
+steps.push([
+  "a reload keeps the progress, and a liked question shows up on /likes",
+  async ({ browser, server }) => {
+    const { page, errors } = await openPage(browser);
+    await gotoReady(page, `${server.url}/quiz/${QUIZ.id}`);
+    for (const i of [0, 1]) {
+      await answerWithKeys(page, i);
+      await page.keyboard.press("Enter");
+    }
+    const third = QUIZ.questions[2];
+    await page.locator("legend.question-text", { hasText: third.text })
+      .waitFor();
+    const before = [
+      await text(page, '[data-testid="score"]'),
+      await text(page, '[data-testid="answered"]'),
+    ];
+    assert.deepEqual(before, [
+      String(
+        [0, 1].filter((i) => pickFor(i) === QUIZ.questions[i].correct)
+          .length,
+      ),
+      "2",
+    ]);
+
+    await page.reload();
+    await page.waitForSelector('form[data-ready="true"]');
+    assert.equal(await text(page, "legend.question-text"), third.text);
+    assert.deepEqual([
+      await text(page, '[data-testid="score"]'),
+      await text(page, '[data-testid="answered"]'),
+    ], before);
+
+    await Promise.all([
+      page.waitForURL(`**/quiz/${QUIZ.id}`),
+      page.click("button:text('Like this question')"),
+    ]);
+    await page.waitForSelector('form[data-ready="true"]');
+    assert.equal(
+      await page.getAttribute(".like-form button", "aria-pressed"),
+      "true",
+    );
+    await page.goto(`${server.url}/likes`);
+    const liked = await page.locator('[data-testid="liked"]').allTextContents();
+    assert.equal(liked.length, 1);
+    assert.ok(liked[0].includes(third.text), liked[0]);
+    assert.deepEqual(errors, []);
+  },
+]);
+
+steps.push([
+  "screenshots of the quiz page at desktop and phone widths, light and dark",
+  async ({ browser, server }) => {
+    const shots = [
+      { name: "quiz-desktop", width: 1280, height: 800 },
+      { name: "quiz-phone", width: 375, height: 740 },
+    ];
+    await Deno.mkdir(`${ROOT}docs/screenshots`, { recursive: true });
+    for (const scheme of ["light", "dark"] as const) {
+      for (const { name, width, height } of shots) {
+        const { page, errors } = await openPage(browser, {
+          viewport: { width, height },
+          colorScheme: scheme,
+        });
+        await gotoReady(page, `${server.url}/quiz/${QUIZ.id}`);
+        // One answer in, one wrong pick showing: the most the page has to draw at once.
+        await answerWithKeys(page, 0);
+        await page.keyboard.press("Enter");
+        await answerWithKeys(page, 1);
+        const suffix = scheme === "dark" ? "-dark" : "";
+        await page.screenshot({
+          path: `${ROOT}docs/screenshots/${name}${suffix}.png`,
+          fullPage: true,
+        });
+        assert.deepEqual(errors, []);
+        await page.context().close();
+      }
+    }
+  },
+]);
+
+Deno.test("the quiz in a real browser (Chromium)", async (t) => {
+  const server = await startServer();
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    let failed = false;
+    for (const [name, fn] of steps) {
+      // Each step opens its own browser context: fresh cookies, so a fresh session.
+      const ok = await t.step(name, () => fn({ browser: browser!, server }));
+      failed ||= !ok;
+      for (const context of browser.contexts()) await context.close();
+    }
+    if (failed) console.error(`server output:\n${server.output()}`);
+  } finally {
+    await browser?.close();
+    await server.stop();
+  }
+});
