@@ -22,12 +22,19 @@ export async function listUserSessions(
   user: string,
 ): Promise<UserSessionView[] | null> {
   if (ctx.config.mode === "cookie") return null;
+  const { idleTimeout, absoluteTimeout } = ctx.config;
+  const now = ctx.now();
   const out: UserSessionView[] = [];
   for await (
     const e of ctx.kv.list<UserSessionEntry>({
       prefix: ["user_sessions", user],
     }, { limit: 100 })
   ) {
+    // expireIn only bounds the store: a timed-out session may linger, so judge by its timestamps.
+    if (
+      now - e.value.lastSeenAt >= idleTimeout * 1000 ||
+      now >= e.value.createdAt + absoluteTimeout * 1000
+    ) continue;
     const handle = String(e.key[2]);
     out.push({ ...e.value, handle, current: handle === ctx.session.handle });
   }
