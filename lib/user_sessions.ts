@@ -64,8 +64,10 @@ export async function endOtherSessions(ctx: Ctx, user: string): Promise<void> {
       ctx.config.absoluteTimeout,
     );
   } else {
-    for (const s of await listUserSessions(ctx, user) ?? []) {
-      if (!s.current) await endSession(ctx.kv, s.handle);
+    // The whole index, not the first page that /account shows.
+    for await (const e of ctx.kv.list({ prefix: ["user_sessions", user] })) {
+      const handle = String(e.key[2]);
+      if (handle !== ctx.session.handle) await endSession(ctx.kv, handle);
     }
   }
   await ctx.session.rotate();
