@@ -10,6 +10,7 @@ import {
   validateUsername,
   verifyPassword,
 } from "./password.ts";
+import { scoreOf } from "./scoring.ts";
 import type { SessionData } from "./session.ts";
 import { createThrottle } from "./throttle.ts";
 
@@ -99,6 +100,25 @@ export function mergeOwnerData(
   return { quizzes, likes };
 }
 
+/** History entries for the quizzes that `after` completes and `before` did not (finished anonymously). */
+function newlyFinished(
+  ctx: Ctx,
+  before: OwnerData,
+  after: OwnerData,
+): HistoryEntry[] {
+  return ctx.bank.flatMap((quiz) => {
+    const was = scoreOf(quiz, before.quizzes?.[quiz.id]);
+    const now = scoreOf(quiz, after.quizzes?.[quiz.id]);
+    if (was.answered === was.total || now.answered < now.total) return [];
+    return [{
+      quizId: quiz.id,
+      score: now.score,
+      total: now.total,
+      at: ctx.now(),
+    }];
+  });
+}
+
 export interface Credentials {
   username: string;
   password: string;
@@ -133,9 +153,14 @@ export function createAuth() {
           if (!entry.value) {
             throw new HttpError(409, "This account no longer exists");
           }
+          const data = mergeOwnerData(entry.value.data, anonymous);
           return atomic.set(userKey(username), {
             ...entry.value,
-            data: mergeOwnerData(entry.value.data, anonymous),
+            data,
+            history: [
+              ...entry.value.history,
+              ...newlyFinished(ctx, entry.value.data, data),
+            ].slice(-MAX_HISTORY),
           });
         },
       );
