@@ -1,4 +1,4 @@
-import { retrying } from "./kv_util.ts";
+import { retrying, STORE_TIMEOUT_MS, storeUnavailable } from "./kv_util.ts";
 
 /** A write that does not depend on what is stored ("blind"), so it can share a commit. */
 export type BlindWrite =
@@ -23,6 +23,8 @@ interface Waiter {
   writes: BlindWrite[];
   resolve: () => void;
   reject: (error: unknown) => void;
+  /** Gives up on a waiter still queued after STORE_TIMEOUT_MS (see `write`). */
+  timer: ReturnType<typeof setTimeout>;
 }
 
 /** Deno KV allows 1000 mutations per atomic; stay well below, as values can be large. */
@@ -62,6 +64,7 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     }
     const batch = queue.slice(0, i);
     queue = queue.slice(i);
+    for (const w of batch) clearTimeout(w.timer);
     return batch;
   }
 
@@ -104,6 +107,14 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
         }
       } catch (error) {
         for (const w of batch) w.reject(error);
+        // The store just failed (retries spent or timed out): the requests queued behind
+        // this batch are answered 503 now, unwritten, instead of waiting out another timeout.
+        const waiting = queue;
+        queue = [];
+        for (const w of waiting) {
+          clearTimeout(w.timer);
+          w.reject(storeUnavailable());
+        }
       }
     }
     running = false;
@@ -113,7 +124,22 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     write(writes) {
       if (writes.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        queue.push({ writes, resolve, reject });
+        // While the store hangs, each batch takes the full store timeout, so a long queue
+        // would wait batch after batch. A waiter not yet in a batch after STORE_TIMEOUT_MS
+        // leaves the queue unwritten and gets the 503 at once: no request waits on the
+        // committer longer than the timeout of its own batch.
+        const waiter: Waiter = {
+          writes,
+          resolve,
+          reject,
+          timer: setTimeout(() => {
+            const at = queue.indexOf(waiter);
+            if (at < 0) return;
+            queue.splice(at, 1);
+            reject(storeUnavailable());
+          }, STORE_TIMEOUT_MS),
+        };
+        queue.push(waiter);
         if (!running) {
           running = true;
           // Let requests of the same tick join the first batch.
