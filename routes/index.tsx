@@ -1,10 +1,11 @@
 import type { Ctx } from "../lib/context.ts";
 import { page } from "../lib/render.tsx";
+import { ownerData } from "../lib/users.ts";
 import { scoreOf } from "../lib/scoring.ts";
 
 export const handler = {
-  GET(ctx: Ctx) {
-    const progress = ctx.session.record.data.quizzes ?? {};
+  async GET(ctx: Ctx) {
+    const progress = (await ownerData(ctx)).quizzes ?? {};
     return page(ctx, "Quizzes", <Home ctx={ctx} progress={progress} />);
   },
 };

@@ -5,11 +5,13 @@ import { HttpError } from "../lib/http_error.ts";
 import { findLiked, toggleLike } from "../lib/quiz.ts";
 import { safeNext } from "../lib/redirect.ts";
 import { page } from "../lib/render.tsx";
+import { ownerData } from "../lib/users.ts";
 import { LikeButton } from "./quiz.tsx";
 
 export const handler = {
-  GET(ctx: Ctx) {
-    const liked = (ctx.session.record.data.likes ?? []).flatMap((item) => {
+  async GET(ctx: Ctx) {
+    const likes = (await ownerData(ctx)).likes ?? [];
+    const liked = likes.flatMap((item) => {
       try {
         return [findLiked(ctx.bank, item)];
       } catch {
@@ -40,7 +42,12 @@ export const handler = {
                   <p>
                     From <a href={`/quiz/${quiz.id}`}>{quiz.title}</a>
                   </p>
-                  <LikeButton ctx={ctx} quiz={quiz} question={question} />
+                  <LikeButton
+                    ctx={ctx}
+                    quiz={quiz}
+                    question={question}
+                    likes={likes}
+                  />
                 </li>
               ))}
             </ul>

@@ -4,13 +4,15 @@ import { Island } from "../lib/island.tsx";
 import { CsrfField } from "../lib/layout.tsx";
 import { findQuestion, findQuiz, likeId, progressOf } from "../lib/quiz.ts";
 import { page } from "../lib/render.tsx";
+import { ownerData } from "../lib/users.ts";
 import { currentQuestion, scoreOf } from "../lib/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
 
 export const handler = {
-  GET(ctx: Ctx) {
+  async GET(ctx: Ctx) {
     const quiz = findQuiz(ctx);
-    const progress = progressOf(ctx.session.record, quiz);
+    const data = await ownerData(ctx);
+    const progress = progressOf(data, quiz);
     const answers = progress?.answers ?? {};
     // After a form answer (303 here with ?answered=<id>), show how it went.
     const lastId = ctx.url.searchParams.get("answered");
@@ -43,11 +45,7 @@ export const handler = {
                 currentId: current.id,
                 score: s.score,
                 likedIds: quiz.questions
-                  .filter((q) =>
-                    (ctx.session.record.data.likes ?? []).includes(
-                      likeId(quiz, q),
-                    )
-                  )
+                  .filter((q) => (data.likes ?? []).includes(likeId(quiz, q)))
                   .map((q) => q.id),
               }}
             />
@@ -113,10 +111,15 @@ function LastAnswer(
 
 /** Like/unlike for a question: a plain form, so it works without JavaScript. */
 export function LikeButton(
-  { ctx, quiz, question }: { ctx: Ctx; quiz: Quiz; question: Question },
+  { ctx, quiz, question, likes }: {
+    ctx: Ctx;
+    quiz: Quiz;
+    question: Question;
+    likes: string[] | undefined;
+  },
 ) {
   const id = likeId(quiz, question);
-  const liked = (ctx.session.record.data.likes ?? []).includes(id);
+  const liked = (likes ?? []).includes(id);
   return (
     <form method="post" action="/likes" class="inline like-form">
       <CsrfField token={ctx.session.record.csrf} />

@@ -1,13 +1,15 @@
 import type { Ctx } from "../lib/context.ts";
 import { findQuiz, progressOf } from "../lib/quiz.ts";
 import { page } from "../lib/render.tsx";
+import { ownerData } from "../lib/users.ts";
 import { scoreOf } from "../lib/scoring.ts";
 import { LikeButton } from "./quiz.tsx";
 
 export const handler = {
-  GET(ctx: Ctx) {
+  async GET(ctx: Ctx) {
     const quiz = findQuiz(ctx);
-    const answers = progressOf(ctx.session.record, quiz)?.answers ?? {};
+    const data = await ownerData(ctx);
+    const answers = progressOf(data, quiz)?.answers ?? {};
     const s = scoreOf(quiz, { answers });
     return page(
       ctx,
@@ -46,7 +48,12 @@ export const handler = {
                     <p class="explanation">{q.explanation}</p>
                   </>
                 )}
-                <LikeButton ctx={ctx} quiz={quiz} question={q} />
+                <LikeButton
+                  ctx={ctx}
+                  quiz={quiz}
+                  question={q}
+                  likes={data.likes}
+                />
               </li>
             );
           })}
