@@ -147,10 +147,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
       } as Ctx;
       const counted = kind === "page" || kind === "api";
       if (kind !== "plain") {
-        const loaded = await deps.store.load(req, secure);
+        const loaded = await deps.store.load(req, secure, counted);
         ctx.session = session = loaded.session;
-        // The store counts this request in advance; admin pages are not counted.
-        ctx.hits = counted ? loaded.hits : loaded.hits - 1;
+        ctx.hits = loaded.hits;
       }
       response = await handler(ctx);
       if (session && response.status < 400) {

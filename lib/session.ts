@@ -50,10 +50,14 @@ export interface Session {
 }
 
 export interface SessionStore {
-  /** Finds the request's live session or starts a new, not yet stored one. Bad cookies never throw. */
+  /**
+   * Finds the request's live session or starts a new, not yet stored one. Bad cookies never
+   * throw. `hits` and the session's `visits` include this request when it will be `counted`.
+   */
   load(
     req: Request,
     secure: boolean,
+    counted?: boolean,
   ): Promise<{ session: Session; hits: number }>;
   /**
    * After a successful answer: stores a new session, counts the visit and the hit when

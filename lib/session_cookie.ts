@@ -253,7 +253,8 @@ export async function createCookieSessionStore(
   const codecFor = (secure: boolean): CookieCodec => secure ? hosted : plain;
 
   return {
-    async load(req, secure) {
+    async load(req, secure, counted = true) {
+      const inc = counted ? 1 : 0;
       const t = now();
       const codec = codecFor(secure);
       const values = cookieValues(
@@ -287,7 +288,7 @@ export async function createCookieSessionStore(
         return { revoked, validAfter };
       });
       const entries = await retrying(() => kv.getMany(keys));
-      const hits = counterValue(entries[0].value) + 1;
+      const hits = counterValue(entries[0].value) + inc;
       for (let i = 0; i < candidates.length; i++) {
         if (entries[at[i].revoked].value !== null) continue;
         const { payload, stale, handle } = candidates[i];
@@ -308,7 +309,7 @@ export async function createCookieSessionStore(
             handle,
             payload.record,
             false,
-            payload.visits + 1,
+            payload.visits + inc,
             stale,
             true,
           ),
@@ -326,7 +327,7 @@ export async function createCookieSessionStore(
           // for the admin listing, which has no cookie sessions to list).
           newRecord(t, null),
           true,
-          1,
+          inc,
           false,
           false,
         ),
@@ -349,7 +350,7 @@ export async function createCookieSessionStore(
         const payload: CookiePayload = {
           sid: s.sid,
           record,
-          visits: count ? s.visits : s.visits - 1,
+          visits: s.visits,
         };
         let value: string;
         try {

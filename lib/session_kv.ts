@@ -264,7 +264,8 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
   const { kv, config, now, committer } = opts;
 
   return {
-    async load(req, secure) {
+    async load(req, secure, counted = true) {
+      const inc = counted ? 1 : 0;
       const t = now();
       const ids = cookieValues(
         req.headers.get("cookie"),
@@ -277,11 +278,11 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
       ];
       const entries = await retrying(() => kv.getMany(keys));
-      const hits = counterValue(entries[0].value) + 1;
+      const hits = counterValue(entries[0].value) + inc;
       for (let i = 0; i < ids.length; i++) {
         const record = entries[1 + 2 * i].value;
         if (isSessionRecord(record) && isAlive(record, config, t)) {
-          const visits = counterValue(entries[2 + 2 * i].value) + 1;
+          const visits = counterValue(entries[2 + 2 * i].value) + inc;
           return {
             session: new KvSession(
               opts,
@@ -306,7 +307,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
           await sha256Hex(id),
           record,
           true,
-          1,
+          inc,
         ),
         hits,
       };

@@ -386,7 +386,7 @@ async function storeFixture(
     store,
     async visit(cookie, act, count = true) {
       const req = buildRequest("/", { cookie: cookie ?? undefined });
-      const { session } = await store.load(req, false);
+      const { session } = await store.load(req, false, count);
       if (act) await act(session);
       const headers = new Headers();
       await store.finish(session, headers, count);
