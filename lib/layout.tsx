@@ -26,6 +26,7 @@ export function Layout(
         <meta name="color-scheme" content="light dark" />
         <title>{`${title} · mcq-edge`}</title>
         <link rel="stylesheet" href="/static/style.css" />
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
         {islandsUrl && <script type="module" src={islandsUrl} defer />}
       </head>
       <body>
