@@ -582,6 +582,7 @@ Deno.test("4xx answers, static files, /healthz and /admin are not counted", asyn
     ["/api/nope", { cookie }],
     ["/static/style.css", { cookie }],
     ["/healthz", { cookie }],
+    ["/admin", { cookie }],
     ["/admin/kv", { cookie }],
     ["/admin/kv", {
       cookie,

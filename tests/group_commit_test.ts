@@ -1,0 +1,155 @@
+/** Group commit: concurrent blind writes share atomic commits, and each is durable when acknowledged. */
+import assert from "node:assert/strict";
+import { type BlindWrite, createGroupCommitter } from "../lib/group_commit.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { counter, type KvSpy, spyKv } from "./helpers.ts";
+
+async function withKv(fn: (kv: Deno.Kv, spy: KvSpy) => Promise<void>) {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await fn(kv, spyKv(kv));
+  } finally {
+    kv.close();
+  }
+}
+
+const sum = (key: Deno.KvKey, n = 1n): BlindWrite => ({ kind: "sum", key, n });
+
+Deno.test("concurrent writes are batched into fewer commits than writers", async () => {
+  await withKv(async (kv) => {
+    const committer = createGroupCommitter(kv);
+    await Promise.all(
+      Array.from({ length: 100 }, () => committer.write([sum(["hits"])])),
+    );
+    const stats = committer.stats();
+    assert.ok(stats.commits < 100, `${stats.commits} commits`);
+    assert.equal(stats.writes, 100);
+    assert.ok(stats.largestBatch > 1);
+    assert.equal(
+      Object.values(stats.batchSizes).reduce((a, b) => a + b, 0),
+      stats.commits,
+    );
+    assert.equal(await counter(kv, ["hits"]), 100);
+  });
+});
+
+Deno.test("sums on one key are merged and sets of all writers land", async () => {
+  await withKv(async (kv) => {
+    const committer = createGroupCommitter(kv);
+    await Promise.all(Array.from({ length: 50 }, (_, i) =>
+      committer.write([
+        sum(["hits"], BigInt(i)),
+        sum(["visits", i % 2 ? "odd" : "even"]),
+        { kind: "set", key: ["item", i], value: { i }, expireIn: 60_000 },
+      ])));
+    assert.equal(await counter(kv, ["hits"]), (49 * 50) / 2);
+    assert.equal(await counter(kv, ["visits", "odd"]), 25);
+    assert.equal(await counter(kv, ["visits", "even"]), 25);
+    for (let i = 0; i < 50; i++) {
+      assert.deepEqual((await kv.get(["item", i])).value, { i });
+    }
+  });
+});
+
+Deno.test("every write is in the store when its promise resolves", async () => {
+  await withKv(async (kv) => {
+    const committer = createGroupCommitter(kv);
+    const checks: Promise<void>[] = [];
+    for (let wave = 0; wave < 5; wave++) {
+      for (let i = 0; i < 40; i++) {
+        const key = ["w", wave, i];
+        checks.push(
+          committer.write([{ kind: "set", key, value: i }]).then(async () => {
+            assert.notEqual((await kv.get(key)).versionstamp, null);
+          }),
+        );
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all(checks);
+  });
+});
+
+Deno.test("a batch never exceeds 200 writes, so a big burst is split over several commits", async () => {
+  await withKv(async (kv) => {
+    const committer = createGroupCommitter(kv);
+    await Promise.all(
+      Array.from(
+        { length: 450 },
+        (_, i) => committer.write([{ kind: "set", key: ["k", i], value: i }]),
+      ),
+    );
+    const stats = committer.stats();
+    assert.ok(stats.commits >= 3, `${stats.commits} commits`);
+    assert.ok(stats.largestBatch <= 200);
+    let n = 0;
+    for await (const _ of kv.list({ prefix: ["k"] })) n++;
+    assert.equal(n, 450);
+  });
+});
+
+Deno.test("an empty write resolves without a commit", async () => {
+  await withKv(async (_kv, spy) => {
+    const committer = createGroupCommitter(spy.kv);
+    await committer.write([]);
+    assert.equal(spy.calls.commit ?? 0, 0);
+    assert.equal(committer.stats().commits, 0);
+  });
+});
+
+Deno.test("a commit that fails a few times is retried and the writers succeed", async () => {
+  await withKv(async (kv, spy) => {
+    const committer = createGroupCommitter(spy.kv);
+    spy.fail("commit", 2);
+    await Promise.all(
+      Array.from({ length: 10 }, () => committer.write([sum(["hits"])])),
+    );
+    assert.equal(await counter(kv, ["hits"]), 10);
+  });
+});
+
+Deno.test("a commit that keeps throwing rejects the batch's writers with a 503, and later writes succeed", async () => {
+  await withKv(async (kv, spy) => {
+    const committer = createGroupCommitter(spy.kv);
+    spy.fail("commit", Infinity);
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => committer.write([sum(["hits"])])),
+    );
+    for (const result of results) {
+      assert.equal(result.status, "rejected");
+      const error = (result as PromiseRejectedResult).reason;
+      assert.ok(error instanceof HttpError);
+      assert.equal(error.status, 503);
+      assert.ok(Number(error.headers["Retry-After"]) > 0);
+    }
+    assert.equal(await counter(kv, ["hits"]), 0);
+    spy.heal();
+    await committer.write([sum(["hits"])]);
+    assert.equal(await counter(kv, ["hits"]), 1);
+  });
+});
+
+Deno.test("writers queued behind a failing batch get their 503 at once, unwritten, and the next write succeeds", async () => {
+  await withKv(async (kv, spy) => {
+    const committer = createGroupCommitter(spy.kv);
+    spy.fail("commit", Infinity);
+    const first = committer.write([sum(["a"])]);
+    // Queued while the first batch is still retrying.
+    await new Promise((r) => setTimeout(r, 5));
+    const second = committer.write([sum(["b"])]);
+    const settled = Promise.allSettled([first, second]);
+    const [a, b] = await settled;
+    for (const result of [a, b]) {
+      assert.equal(result.status, "rejected");
+      const error = (result as PromiseRejectedResult).reason;
+      assert.ok(error instanceof HttpError && error.status === 503);
+    }
+    // One batch's retries were spent, not a second round for the queued writer.
+    assert.equal(spy.calls.commit, 4);
+    spy.heal();
+    await committer.write([sum(["c"])]);
+    assert.equal(await counter(kv, ["a"]), 0);
+    assert.equal(await counter(kv, ["b"]), 0);
+    assert.equal(await counter(kv, ["c"]), 1);
+  });
+});
