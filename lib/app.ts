@@ -112,7 +112,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     let session: Session | undefined;
     let response: Response;
     try {
-      if (!found) throw new HttpError(404, "Not found");
+      // Without ADMIN_TOKEN the admin area does not exist: not even a 405 may say otherwise.
+      const adminOff = !config.adminToken &&
+        (url.pathname === "/admin" || url.pathname.startsWith("/admin/"));
+      if (!found || adminOff) throw new HttpError(404, "Not found");
       const handlers = found.route.module.handler;
       const method = (req.method === "HEAD" ? "GET" : req.method) as Method;
       // Own properties only: a method named "constructor" must not find Object.prototype.constructor.
