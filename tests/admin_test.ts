@@ -66,10 +66,18 @@ Deno.test("without ADMIN_TOKEN the admin API does not exist: 404 even with a tok
     ["/admin/sessions", { headers: AUTH }],
     [`/admin/sessions/${HANDLE}`, { method: "DELETE", headers: AUTH }],
     ["/admin", {}],
+    // Wrong methods too: a 405 with Allow would tell that the admin API exists.
+    ["/admin/kv", { method: "PUT", headers: AUTH }],
+    ["/admin/kv/hits", { method: "POST", headers: AUTH }],
+    ["/admin/sessions", { method: "DELETE", headers: AUTH }],
+    [`/admin/sessions/${HANDLE}`, { headers: AUTH }],
+    ["/admin", { method: "DELETE" }],
+    ["/admin/revoke", {}],
   ];
   for (const [path, init] of attempts) {
     const res = await t.request(path, init);
     assert.equal(res.status, 404, `${init.method ?? "GET"} ${path}`);
+    assert.equal(res.headers.get("allow"), null);
     await res.body?.cancel();
   }
 });
