@@ -1,5 +1,6 @@
 import { createApp } from "./lib/app.ts";
 import { ConfigError, loadConfig, readEnv } from "./lib/config.ts";
+import { addSecurityHeaders, json } from "./lib/http.ts";
 import { startJanitor } from "./lib/janitor.ts";
 
 /** Opens the store the config names; a missing directory for a KV file is created. */
@@ -23,6 +24,10 @@ if (import.meta.main) {
   const kv = await openKv(config.kvPath);
   const app = await createApp({ config, kv });
   const janitor = startJanitor(kv, config, Date.now);
+  // Requests being handled, so SIGTERM can let them finish before the server shuts down.
+  let inFlight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -32,10 +37,40 @@ if (import.meta.main) {
           config.kvPath ?? "platform default"
         })`,
       ),
-  }, app);
-  // Graceful shutdown: stop accepting, let in-flight requests (and their group commits) finish, close KV.
+  }, async (req, info) => {
+    if (draining) {
+      const response = json(
+        { error: "The server is restarting; try again shortly" },
+        503,
+        {
+          "retry-after": "2",
+          "cache-control": "no-store",
+          connection: "close",
+        },
+      );
+      addSecurityHeaders(response.headers, false);
+      return response;
+    }
+    inFlight++;
+    try {
+      return await app(req, info);
+    } finally {
+      if (--inFlight === 0) drained?.();
+    }
+  });
+  // Graceful shutdown: let in-flight requests (and their group commits) finish, stop, close KV.
+  // Deno 2.9's server.shutdown() makes request bodies still being received unreadable (a 500
+  // for a slow upload; denoland/deno#36809), so the handlers are drained first (new requests
+  // meanwhile get a 503 with Retry-After), for at most 20 s, and then the server is shut down.
   Deno.addSignalListener("SIGTERM", async () => {
     janitor.stop();
+    draining = true;
+    if (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        setTimeout(resolve, 20_000);
+      });
+    }
     await server.shutdown();
     kv.close();
     Deno.exit(0);
