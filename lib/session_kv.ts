@@ -2,7 +2,7 @@ import type { Config } from "./config.ts";
 import { randomToken, sha256Hex } from "./crypto.ts";
 import type { BlindWrite, GroupCommitter } from "./group_commit.ts";
 import { HttpError } from "./http_error.ts";
-import { retrying, updateWithCheck } from "./kv_util.ts";
+import { retrying, storeUnavailable, updateWithCheck } from "./kv_util.ts";
 import {
   cookieMaxAge,
   cookieName,
@@ -192,7 +192,7 @@ class KvSession implements Session {
     change: (record: SessionRecord) => SessionRecord = (r) => r,
   ): Promise<void> {
     if (this.destroyed) throw sessionEnded();
-    const { kv, config } = this.opts;
+    const { config } = this.opts;
     const now = this.opts.now();
     const id = crypto.randomUUID();
     const handle = await sha256Hex(id);
@@ -202,37 +202,50 @@ class KvSession implements Session {
       lastSeenAt: now,
       csrf: randomToken(),
     });
-    if (this.isNew) {
-      this.record = fresh(this.record);
-    } else {
-      let next = this.record;
-      await updateWithCheck<SessionRecord>(
-        kv,
-        sessionKey(this.handle),
-        (entry, atomic) => {
-          if (
-            !isSessionRecord(entry.value) || !isAlive(entry.value, config, now)
-          ) throw sessionEnded();
-          next = fresh(entry.value);
-          dropSession(atomic, this.handle, entry.value.user);
-          // The visit count moves with the session.
-          if (this.visits > 1) {
-            atomic.set(
-              visitsKey(handle),
-              new Deno.KvU64(BigInt(this.visits - 1)),
-            );
-          }
-          return putSession(atomic, handle, next, config, now);
-        },
-      );
-      this.record = next;
-    }
+    this.record = this.isNew
+      ? fresh(this.record)
+      : await this.moveTo(handle, fresh, now);
     this.id = id;
     this.handle = handle;
     this.pendingCookie = {
       value: id,
       maxAge: cookieMaxAge(this.record, config, now),
     };
+  }
+
+  /**
+   * Rotation's commit: the record and its visit counter move to `handle` in one atomic,
+   * both read fresh and checked, so a visit that another request counts meanwhile makes
+   * the commit retry instead of being lost, and the count moves exactly as stored.
+   */
+  private async moveTo(
+    handle: string,
+    fresh: (record: SessionRecord) => SessionRecord,
+    now: number,
+  ): Promise<SessionRecord> {
+    const { kv, config } = this.opts;
+    const from = this.handle;
+    for (let conflict = 0; conflict < 50; conflict++) {
+      const [entry, visits] = await retrying(() =>
+        kv.getMany<[SessionRecord, Deno.KvU64]>([
+          sessionKey(from),
+          visitsKey(from),
+        ])
+      );
+      if (
+        !isSessionRecord(entry.value) || !isAlive(entry.value, config, now)
+      ) throw sessionEnded();
+      const next = fresh(entry.value);
+      const atomic = kv.atomic().check(entry, visits);
+      dropSession(atomic, from, entry.value.user);
+      if (visits.value) atomic.set(visitsKey(handle), visits.value);
+      putSession(atomic, handle, next, config, now);
+      if ((await retrying(() => atomic.commit())).ok) return next;
+      await new Promise((r) =>
+        setTimeout(r, Math.random() * Math.min(50, 2 ** conflict))
+      );
+    }
+    throw storeUnavailable();
   }
 
   async destroy(): Promise<void> {
