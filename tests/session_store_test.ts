@@ -382,6 +382,36 @@ Deno.test("rotate() gives a new id and the old id stops working", async () => {
   });
 });
 
+Deno.test("rotate() on a request that is not counted keeps the stored visit count", async () => {
+  await withStore(async ({ kv, store }) => {
+    const id = await newSession(store);
+    await finish(store, await load(store, id)); // 2 visits stored
+    // e.g. entering the admin token on /admin, a page that is not counted
+    const { session } = await store.load(
+      buildRequest("/admin", { cookie: `sessionId=${id}` }),
+      false,
+      false,
+    );
+    assert.equal(session.visits, 2);
+    await session.rotate();
+    await store.finish(session, new Headers(), false);
+    assert.equal(await counter(kv, visitsKey(session.handle)), 2);
+  });
+});
+
+Deno.test("visits counted by other requests while a rotation is under way are carried over", async () => {
+  await withStore(async ({ kv, store }) => {
+    const id = await newSession(store); // 1
+    const login = await load(store, id); // e.g. a login, hashing its password
+    for (let i = 0; i < 3; i++) await finish(store, await load(store, id)); // 4
+    await login.rotate();
+    const [cookie] = await finish(store, login); // 5
+    assert.equal(await counter(kv, visitsKey(login.handle)), 5);
+    const newId = cookie.split(";")[0].split("=")[1];
+    assert.equal((await load(store, newId)).visits, 6);
+  });
+});
+
 Deno.test("rotate() on a first visit sends one cookie, for the rotated id", async () => {
   await withStore(async ({ kv, store }) => {
     const session = await load(store);
