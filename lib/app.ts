@@ -130,9 +130,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
           Allow: allow,
         });
       }
-      const origin = `${https ? "https" : "http"}://${
-        req.headers.get("host") ?? url.host
-      }`;
+      // Behind a trusted proxy that rewrites Host, the browser's host is X-Forwarded-Host.
+      const forwardedHost = config.trustProxy
+        ? req.headers.get("x-forwarded-host")
+        : null;
+      const host = forwardedHost?.split(",")[0].trim() ||
+        req.headers.get("host") || url.host;
+      const origin = `${https ? "https" : "http"}://${host}`;
       if (UNSAFE.has(method)) checkSameOrigin(req, origin);
       const ctx = {
         ...deps,

@@ -615,3 +615,22 @@ Deno.test("a new visitor's failed request stores no session", async () => {
   assert.equal(stored.length, 0);
   assert.equal(idFrom(res), null);
 });
+
+Deno.test("behind a trusted proxy that rewrites Host, a same-site POST (Origin = X-Forwarded-Host) is accepted and a foreign one refused", async () => {
+  await using t = await testApp({ trustProxy: true });
+  const post = (origin: string) =>
+    t.app(
+      new Request("http://backend:8000/api/forget", {
+        method: "POST",
+        headers: {
+          origin,
+          "x-forwarded-host": "quiz.example",
+          "x-forwarded-proto": "https",
+          "content-type": "application/json",
+        },
+        body: "{}",
+      }),
+    );
+  assert.equal((await post("https://quiz.example")).status, 200);
+  assert.equal((await post("https://evil.example")).status, 403);
+});
