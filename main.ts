@@ -3,9 +3,12 @@ import { ConfigError, loadConfig, readEnv } from "./lib/config.ts";
 import { addSecurityHeaders, json } from "./lib/http.ts";
 import { startJanitor } from "./lib/janitor.ts";
 
-/** Opens the store the config names; a missing directory for a KV file is created. */
+/**
+ * Opens the store the config names; a missing directory for a KV file is created
+ * (not for ":memory:" or a remote KV URL).
+ */
 export async function openKv(path: string | undefined): Promise<Deno.Kv> {
-  if (path && path !== ":memory:") {
+  if (path && path !== ":memory:" && !/^https?:\/\//.test(path)) {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
     await Deno.mkdir(dir, { recursive: true });
   }
@@ -23,7 +26,13 @@ if (import.meta.main) {
   }
   const kv = await openKv(config.kvPath);
   const app = await createApp({ config, kv });
-  const janitor = startJanitor(kv, config, Date.now);
+  // Sweep at least once per idle window, so counters of expired sessions never pile up.
+  const janitor = startJanitor(
+    kv,
+    config,
+    Date.now,
+    Math.min(10 * 60, config.idleTimeout) * 1000,
+  );
   // Requests being handled, so SIGTERM can let them finish before the server shuts down.
   let inFlight = 0;
   let draining = false;

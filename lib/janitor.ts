@@ -34,12 +34,30 @@ export async function sweep(
     const owners = await kv.getMany(
       pending.map((e) => sessionKey(String(e.key[1]))),
     );
-    for (let i = 0; i < pending.length; i++) {
-      if (owners[i].versionstamp !== null) continue;
-      const ok = await kv.atomic().check(owners[i]).check(pending[i]).delete(
-        pending[i].key,
-      ).commit();
-      if (ok.ok) result.counters++;
+    // Up to ten orphans per commit; each delete is checked against its counter and its
+    // (absent) session, so a counter that moved or whose session came back is kept.
+    const orphans = pending.filter((_, i) => owners[i].versionstamp === null);
+    const deleteChecked = (
+      atomic: Deno.AtomicOperation,
+      counter: Deno.KvEntry<unknown>,
+    ) =>
+      atomic.check({
+        key: sessionKey(String(counter.key[1])),
+        versionstamp: null,
+      }).check(counter)
+        .delete(counter.key);
+    if (
+      orphans.length > 0 &&
+      (await orphans.reduce(deleteChecked, kv.atomic()).commit()).ok
+    ) {
+      result.counters += orphans.length;
+    } else {
+      // One of them changed meanwhile: one commit each.
+      for (const counter of orphans) {
+        if ((await deleteChecked(kv.atomic(), counter).commit()).ok) {
+          result.counters++;
+        }
+      }
     }
     pending.length = 0;
   };
