@@ -71,6 +71,11 @@ interface Scenario {
   contentType?: string;
 }
 
+/**
+ * Run in this order, on one app process and store. First visits go last: each one stores a
+ * new session (about 20,000 in a 10 s run), and a store that just grew that much made the
+ * scenarios after it about a third slower in trials, which would measure the order, not them.
+ */
 const SCENARIOS: Scenario[] = [
   {
     id: "hello",
@@ -90,6 +95,14 @@ const SCENARIOS: Scenario[] = [
     target: 0.12,
   },
   {
+    id: "me",
+    label: "`GET /api/me` (returning)",
+    server: "app",
+    path: "/api/me",
+    session: "returning",
+    counted: true,
+  },
+  {
     id: "first",
     label: "first visit `GET /` (no cookie)",
     server: "app",
@@ -97,14 +110,6 @@ const SCENARIOS: Scenario[] = [
     session: "none",
     counted: true,
     target: 0.05,
-  },
-  {
-    id: "me",
-    label: "`GET /api/me` (returning)",
-    server: "app",
-    path: "/api/me",
-    session: "returning",
-    counted: true,
   },
 ];
 
@@ -336,6 +341,30 @@ async function cpuMs(pid: number): Promise<number | null> {
   }
 }
 
+/**
+ * CPU time per thread of a process, in ms, grouped by thread name; the main thread (the one
+ * running JavaScript in Deno) is reported as "main (JS)".
+ */
+async function threadCpu(pid: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  try {
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+      try {
+        const stat = await Deno.readTextFile(
+          `/proc/${pid}/task/${task.name}/stat`,
+        );
+        const name = task.name === String(pid)
+          ? "main (JS)"
+          : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const ms = (Number(f[11]) + Number(f[12])) * 10;
+        out.set(name, (out.get(name) ?? 0) + ms);
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* not Linux, or the process ended */ }
+  return out;
+}
+
 /** Busy and total jiffies of the whole machine, from /proc/stat. */
 async function machineCpu(): Promise<{ busy: number; total: number } | null> {
   try {
@@ -530,6 +559,10 @@ interface Outcome {
   /** App CPU time per request in microseconds, and the server's CPU use in cores. */
   cpuPerRequestUs: number | null;
   serverCores: number | null;
+  /** Server CPU per request (µs) by thread name, busiest first. */
+  threads: [string, number][];
+  /** CPU of the server's main (JavaScript) thread, in cores: near 1.00 means JS-bound. */
+  jsCores: number | null;
   /** CPU (in cores) used by wrk, and by processes other than wrk, the server and the bench. */
   wrkCores: number | null;
   otherCores: number | null;
@@ -589,12 +622,14 @@ async function runScenario(
 
   log(`  ${scenario.id}: measuring ${opts.duration} s`);
   const cpu0 = await cpuMs(server.child.pid);
+  const threads0 = await threadCpu(server.child.pid);
   const m0 = await machineCpu();
   const self0 = await selfCpu();
   const t0 = performance.now();
   const { result } = await wrk(opts, url, opts.duration, env);
   const elapsed = performance.now() - t0;
   const cpu1 = await cpuMs(server.child.pid);
+  const threads1 = await threadCpu(server.child.pid);
   const m1 = await machineCpu();
   const self1 = await selfCpu();
   await sleep(500);
@@ -628,8 +663,22 @@ async function runScenario(
       (self1.children - self0.children);
     otherCores = Math.max(0, machineMs - ours) / elapsed;
   }
+  // Per request, by thread name (threads that ended during the run are not counted).
+  const threads: [string, number][] = [];
+  for (const [name, ms] of threads1) {
+    const used = ms - (threads0.get(name) ?? 0);
+    if (used > 0 && result.requests > 0) {
+      threads.push([name, (used * 1000) / result.requests]);
+    }
+  }
+  threads.sort((a, b) => b[1] - a[1]);
+  const main = threads1.get("main (JS)");
   return {
     scenario,
+    threads,
+    jsCores: main === undefined
+      ? null
+      : (main - (threads0.get("main (JS)") ?? 0)) / elapsed,
     wrk: result,
     rps,
     cpuPerRequestUs: cpu0 !== null && cpu1 !== null && result.requests > 0
@@ -720,9 +769,9 @@ function report(
       ratio === null ? "–" : ratio.toFixed(3)
     }${verdict} | ${o.wrk.status} | ${sockets} | ${
       o.cpuPerRequestUs === null ? "–" : `${o.cpuPerRequestUs.toFixed(0)} µs`
-    } | ${cores(o.serverCores)} | ${cores(o.wrkCores)} | ${
-      cores(o.otherCores)
-    }${(o.otherCores ?? 0) > NOISY ? " ⚠" : ""} |`;
+    } | ${cores(o.serverCores)} | ${cores(o.jsCores)} | ${
+      cores(o.wrkCores)
+    } | ${cores(o.otherCores)}${(o.otherCores ?? 0) > NOISY ? " ⚠" : ""} |`;
   });
   const exact = outcomes.filter((o) => o.exactness).map((o) => {
     const e = o.exactness!;
@@ -733,9 +782,7 @@ function report(
     } | ${e.ok ? "exact ✓" : "MISMATCH ✗"} |`;
   });
   return [
-    `# Benchmarks`,
-    ``,
-    `Written by \`deno task bench\` (bench/bench.ts); rerun it to refresh this file.`,
+    `## Latest run`,
     ``,
     `- date: ${started.toISOString()}`,
     `- machine: ${host.nproc} CPUs (nproc), ${host.cpu}; load average at start ${host.loadavg}, ${
@@ -750,8 +797,8 @@ function report(
       Object.values(SERVERS).map((s) => s.describe).join("; ")
     }; stdout/stderr to a file`,
     ``,
-    `| scenario | req/s | p50 | p99 | ratio to hello (target) | non-2xx | socket errors | server CPU / req | server CPU (cores) | wrk CPU (cores) | other processes (cores) |`,
-    `| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| scenario | req/s | p50 | p99 | ratio to hello (target) | non-2xx | socket errors | server CPU / req | server CPU (cores) | its JS thread (cores) | wrk CPU (cores) | other processes (cores) |`,
+    `| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...rows,
     ``,
     `Returning visitors: ${opts.connections} sessions are opened first (one first visit each);`,
@@ -760,8 +807,21 @@ function report(
     `process's user+system time (all its threads) over the run divided by the requests wrk`,
     `completed. "other processes" is machine CPU time used by neither the server, wrk nor the`,
     `bench; above ${NOISY} cores (⚠) the machine was shared and the numbers are doubtful.`,
+    `"its JS thread" is the server's main thread alone: JavaScript runs only there, so near`,
+    `1.00 the server is bound by its JavaScript whatever the number of cores.`,
     ``,
-    `## Exactness`,
+    `Server CPU per request by thread (µs; "main (JS)" runs all JavaScript and the HTTP`,
+    `server, the other names are Deno's worker threads, e.g. KV's SQLite work):`,
+    ``,
+    ...outcomes.map((o) =>
+      `- ${o.scenario.label}: ${
+        o.threads.filter(([, us]) => us >= 1).map(([name, us]) =>
+          `${name} ${us.toFixed(0)}`
+        ).join(", ") || "–"
+      }`
+    ),
+    ``,
+    `### Exactness`,
     ``,
     `Counters read through \`GET /api/me\` just before and after each measured run (after the`,
     `warm-up has settled). "acknowledged" is what wrk received; "counted" is what the site's hits`,
@@ -774,6 +834,33 @@ function report(
     ...exact,
     ``,
   ].join("\n");
+}
+
+const BEGIN =
+  "<!-- deno task bench: begin (generated, replaced by each run) -->";
+const END = "<!-- deno task bench: end -->";
+
+async function readOr(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/**
+ * The report goes between the markers; whatever else the file holds (the hand-written
+ * analysis) is kept. A file without markers gets a title and the report.
+ */
+export function withReport(existing: string | null, report: string): string {
+  const block = `${BEGIN}\n${report.trimEnd()}\n${END}`;
+  const start = existing?.indexOf(BEGIN) ?? -1;
+  const end = existing?.indexOf(END) ?? -1;
+  if (existing && start >= 0 && end > start) {
+    return existing.slice(0, start) + block + existing.slice(end + END.length);
+  }
+  return `# Benchmarks\n\nWritten by \`deno task bench\` (bench/bench.ts).\n\n${block}\n`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -851,7 +938,10 @@ async function main(args: string[]): Promise<number> {
   const text = report(opts, outcomes, host, started, command);
   console.log(text);
   if (opts.out) {
-    await Deno.writeTextFile(opts.out, text);
+    await Deno.writeTextFile(
+      opts.out,
+      withReport(await readOr(opts.out), text),
+    );
     log(`written to ${opts.out}`);
   }
   const hello = outcomes.find((o) => o.scenario.server === "hello");
