@@ -88,6 +88,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log: opts.log ?? console.log,
     committer,
     auth: createAuth(),
+    renderCache: new Map(),
   };
   const deps: AppDeps = {
     ...base,

@@ -12,40 +12,87 @@ export interface PageOptions {
   islands?: boolean;
   flash?: string;
   headers?: HeadersInit;
+  /**
+   * Everything the body depends on besides the visitor's counts and form token: pages
+   * with a key are rendered once per key and reused (see `cachedRender`).
+   */
+  cacheKey?: string;
 }
 
 /** Renders a full page for the current visitor. */
 export function page(
   ctx: Ctx,
   title: string,
-  body: VNode,
+  body: VNode | ((ctx: Ctx) => VNode),
   opts: PageOptions = {},
 ): Response {
-  const { session } = ctx;
-  const visitor = {
-    user: session.record.user,
-    csrf: session.record.csrf,
-    hits: ctx.hits,
-    visits: session.visits,
-  };
   const flash = takeFlash(ctx);
-  const html = renderToString(
-    <Layout
-      title={title}
-      visitor={visitor}
-      flash={opts.flash ?? flash?.message}
-      islandsUrl={opts.islands ? ctx.assets.islandsUrl : null}
-    >
-      {body}
-    </Layout>,
-  );
+  const render = (c: Ctx) =>
+    "<!doctype html>" + renderToString(
+      <Layout
+        title={title}
+        visitor={{
+          user: c.session.record.user,
+          csrf: c.session.record.csrf,
+          hits: c.hits,
+          visits: c.session.visits,
+        }}
+        flash={opts.flash ?? flash?.message}
+        islandsUrl={opts.islands ? ctx.assets.islandsUrl : null}
+      >
+        {typeof body === "function" ? body(c) : body}
+      </Layout>,
+    );
+  const html = opts.cacheKey === undefined || flash || opts.flash
+    ? render(ctx)
+    : cachedRender(ctx, title, opts, render);
   const headers = new Headers(opts.headers);
   headers.set("content-type", HTML);
   if (flash) headers.append("set-cookie", flash.clear);
-  return new Response("<!doctype html>" + html, {
-    status: opts.status ?? 200,
-    headers,
-  });
+  return new Response(html, { status: opts.status ?? 200, headers });
+}
+
+// Stand-ins for what changes on every request; they cannot occur in page content,
+// which never holds "@@".
+const HITS = "@@mcq-hits@@";
+const VISITS = "@@mcq-visits@@";
+const CSRF = "@@mcq-csrf@@";
+
+/** How many rendered pages the cache keeps before it starts afresh (bounds memory). */
+export const RENDER_CACHE_SIZE = 1000;
+
+/**
+ * Server rendering costs more than anything else a page view does, and pages repeat: the
+ * same progress renders the same HTML but for the visitor's counts and form token. So a
+ * page is rendered once per cache key, from a context whose counts and token are
+ * stand-ins, and then filled in by replacement.
+ */
+function cachedRender(
+  ctx: Ctx,
+  title: string,
+  opts: PageOptions,
+  render: (c: Ctx) => string,
+): string {
+  const { session } = ctx;
+  const key =
+    `${title}\n${session.record.user}\n${opts.islands}\n${opts.cacheKey}`;
+  let template = ctx.renderCache.get(key);
+  if (template === undefined) {
+    const standIn: Ctx = Object.create(ctx);
+    const standInSession = Object.create(session);
+    standInSession.record = { ...session.record, csrf: CSRF };
+    standInSession.visits = VISITS;
+    standIn.session = standInSession;
+    (standIn as { hits: unknown }).hits = HITS;
+    template = render(standIn);
+    if (ctx.renderCache.size >= RENDER_CACHE_SIZE) ctx.renderCache.clear();
+    ctx.renderCache.set(key, template);
+  }
+  return template.replace(HITS, String(ctx.hits)).replace(
+    VISITS,
+    String(session.visits),
+  )
+    .replaceAll(CSRF, session.record.csrf);
 }
 
 const TITLES: Record<number, string> = {

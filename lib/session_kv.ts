@@ -1,6 +1,7 @@
 import type { Config } from "./config.ts";
 import { randomToken, sha256Hex } from "./crypto.ts";
 import type { BlindWrite, GroupCommitter } from "./group_commit.ts";
+import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
 import { retrying, storeUnavailable, updateWithCheck } from "./kv_util.ts";
 import {
@@ -275,6 +276,7 @@ class KvSession implements Session {
 /** Server-side sessions in Deno KV, keyed by the SHA-256 handle of a UUID v4 cookie. */
 export function createKvSessionStore(opts: StoreOptions): SessionStore {
   const { kv, config, now, committer } = opts;
+  const reader = createGroupReader(kv);
 
   return {
     async load(req, secure, counted = true) {
@@ -290,7 +292,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         HITS_KEY,
         ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
       ];
-      const entries = await retrying(() => kv.getMany(keys));
+      const entries = await reader.getMany(keys);
       const hits = counterValue(entries[0].value) + inc;
       for (let i = 0; i < ids.length; i++) {
         const record = entries[1 + 2 * i].value;

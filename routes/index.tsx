@@ -6,7 +6,16 @@ import { scoreOf } from "../lib/scoring.ts";
 export const handler = {
   async GET(ctx: Ctx) {
     const progress = (await ownerData(ctx)).quizzes ?? {};
-    return page(ctx, "Quizzes", <Home ctx={ctx} progress={progress} />);
+    // The page differs only by each quiz's score (and the visitor, which page() adds).
+    const cacheKey = ctx.bank.map((q) =>
+      Object.values(scoreOf(q, progress[q.id])).join("/")
+    ).join(",");
+    return page(
+      ctx,
+      "Quizzes",
+      (ctx) => <Home ctx={ctx} progress={progress} />,
+      { cacheKey },
+    );
   },
 };
 

@@ -21,66 +21,73 @@ export const handler = {
       : undefined;
     const current = currentQuestion(quiz, progress);
     const s = scoreOf(quiz, progress);
+    const likedIds = quiz.questions.filter((q) =>
+      (data.likes ?? []).includes(likeId(quiz, q))
+    ).map((q) => q.id);
     return page(
       ctx,
       quiz.title,
-      <>
-        <h1>{quiz.title}</h1>
-        {last && <LastAnswer question={last} chosen={answers[last.id]} />}
-        {current
-          ? (
-            // The island draws the progress bar, score and like button, so they follow the question shown.
-            <Island
-              name="QuestionCard"
-              component={QuestionCard}
-              props={{
-                quizId: quiz.id,
-                csrf: ctx.session.record.csrf,
-                questions: quiz.questions.map(({ id, text, choices }) => ({
-                  id,
-                  text,
-                  choices,
-                })),
-                answeredIds: Object.keys(answers),
-                currentId: current.id,
-                score: s.score,
-                likedIds: quiz.questions
-                  .filter((q) => (data.likes ?? []).includes(likeId(quiz, q)))
-                  .map((q) => q.id),
-              }}
-            />
-          )
-          : (
-            <section class="card">
-              <div class="progress-line">
-                <progress
-                  max={s.total}
-                  value={s.answered}
-                  aria-label="Questions answered"
-                />
-                <p class="question-meta">
-                  {s.answered}/{s.total} answered · score{" "}
-                  <strong data-testid="page-score">{s.score}</strong>
+      (ctx) => (
+        <>
+          <h1>{quiz.title}</h1>
+          {last && <LastAnswer question={last} chosen={answers[last.id]} />}
+          {current
+            ? (
+              // The island draws the progress bar, score and like button, so they follow the question shown.
+              <Island
+                name="QuestionCard"
+                component={QuestionCard}
+                props={{
+                  quizId: quiz.id,
+                  csrf: ctx.session.record.csrf,
+                  questions: quiz.questions.map(({ id, text, choices }) => ({
+                    id,
+                    text,
+                    choices,
+                  })),
+                  answeredIds: Object.keys(answers),
+                  currentId: current.id,
+                  score: s.score,
+                  likedIds,
+                }}
+              />
+            )
+            : (
+              <section class="card">
+                <div class="progress-line">
+                  <progress
+                    max={s.total}
+                    value={s.answered}
+                    aria-label="Questions answered"
+                  />
+                  <p class="question-meta">
+                    {s.answered}/{s.total} answered · score{" "}
+                    <strong data-testid="page-score">{s.score}</strong>
+                  </p>
+                </div>
+                <p>You have answered every question.</p>
+                <p>
+                  <a class="button" href={`/quiz/${quiz.id}/result`}>
+                    See your results
+                  </a>
                 </p>
-              </div>
-              <p>You have answered every question.</p>
-              <p>
-                <a class="button" href={`/quiz/${quiz.id}/result`}>
-                  See your results
-                </a>
-              </p>
-            </section>
-          )}
-        <form
-          method="post"
-          action={`/quiz/${quiz.id}/restart`}
-          class="inline restart-form"
-        >
-          <CsrfField token={ctx.session.record.csrf} />
-          <button type="submit" class="link">Start this quiz over</button>
-        </form>
-      </>,
-      { islands: current !== null },
+              </section>
+            )}
+          <form
+            method="post"
+            action={`/quiz/${quiz.id}/restart`}
+            class="inline restart-form"
+          >
+            <CsrfField token={ctx.session.record.csrf} />
+            <button type="submit" class="link">Start this quiz over</button>
+          </form>
+        </>
+      ),
+      {
+        islands: current !== null,
+        // Everything the page shows besides the visitor's counts and form token.
+        cacheKey: JSON.stringify([answers, last?.id ?? null, likedIds]),
+      },
     );
   },
 };

@@ -634,3 +634,31 @@ Deno.test("behind a trusted proxy that rewrites Host, a same-site POST (Origin =
   assert.equal((await post("https://quiz.example")).status, 200);
   assert.equal((await post("https://evil.example")).status, 403);
 });
+
+Deno.test("a cached page still shows each visitor their own hits, visits and form token", async () => {
+  await using t = await testApp();
+  const first = await t.request("/");
+  const a = cookieFrom(first)!;
+  await t.request("/", { cookie: a });
+  const pageA = await (await t.request("/", { cookie: a })).text();
+  const second = await t.request("/");
+  const b = cookieFrom(second)!;
+  const pageB = await (await t.request("/", { cookie: b })).text();
+  const token = (html: string) =>
+    html.match(/name="_csrf" value="([^"]+)"/)![1];
+  const count = (html: string, id: string) =>
+    html.match(new RegExp(`data-testid="${id}">(\\d+)<`))![1];
+  assert.notEqual(token(pageA), token(pageB));
+  assert.equal(count(pageA, "visits"), "3");
+  assert.equal(count(pageB, "visits"), "2");
+  assert.equal(count(pageB, "hits"), "5");
+  assert.ok(!pageA.includes("@@") && !pageB.includes("@@"));
+  // And the token each page shows is the one its session accepts.
+  const forget = await t.request("/forget", {
+    method: "POST",
+    cookie: b,
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `_csrf=${encodeURIComponent(token(pageB))}`,
+  });
+  assert.equal(forget.status, 303);
+});
