@@ -2,6 +2,7 @@ import { createApp } from "./lib/app.ts";
 import { ConfigError, loadConfig, readEnv } from "./lib/config.ts";
 import { addSecurityHeaders, json } from "./lib/http.ts";
 import { startJanitor } from "./lib/janitor.ts";
+import { createLogSink } from "./lib/log.ts";
 
 /**
  * Opens the store the config names; a missing directory for a KV file is created
@@ -25,7 +26,8 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   const kv = await openKv(config.kvPath);
-  const app = await createApp({ config, kv });
+  const sink = createLogSink();
+  const app = await createApp({ config, kv, log: sink.log });
   // Sweep at least once per idle window, so counters of expired sessions never pile up.
   const janitor = startJanitor(
     kv,
@@ -82,6 +84,7 @@ if (import.meta.main) {
     }
     await server.shutdown();
     kv.close();
+    sink.flush();
     Deno.exit(0);
   });
 }

@@ -1,4 +1,9 @@
-import { retrying, STORE_TIMEOUT_MS, storeUnavailable } from "./kv_util.ts";
+import {
+  retrying,
+  STORE_TIMEOUT_MS,
+  storeUnavailable,
+  withTimeout,
+} from "./kv_util.ts";
 
 /** A write that does not depend on what is stored ("blind"), so it can share a commit. */
 export type BlindWrite =
@@ -24,7 +29,6 @@ interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
   /** Gives up on a waiter still queued after STORE_TIMEOUT_MS (see `write`). */
-  timer: ReturnType<typeof setTimeout>;
 }
 
 /** Deno KV allows 1000 mutations per atomic; stay well below, as values can be large. */
@@ -64,7 +68,6 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     }
     const batch = queue.slice(0, i);
     queue = queue.slice(i);
-    for (const w of batch) clearTimeout(w.timer);
     return batch;
   }
 
@@ -111,10 +114,7 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
         // this batch are answered 503 now, unwritten, instead of waiting out another timeout.
         const waiting = queue;
         queue = [];
-        for (const w of waiting) {
-          clearTimeout(w.timer);
-          w.reject(storeUnavailable());
-        }
+        for (const w of waiting) w.reject(storeUnavailable());
       }
     }
     running = false;
@@ -123,28 +123,23 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
   return {
     write(writes) {
       if (writes.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        // While the store hangs, each batch takes the full store timeout, so a long queue
-        // would wait batch after batch. A waiter not yet in a batch after STORE_TIMEOUT_MS
-        // leaves the queue unwritten and gets the 503 at once: no request waits on the
-        // committer longer than the timeout of its own batch.
-        const waiter: Waiter = {
-          writes,
-          resolve,
-          reject,
-          timer: setTimeout(() => {
-            const at = queue.indexOf(waiter);
-            if (at < 0) return;
-            queue.splice(at, 1);
-            reject(storeUnavailable());
-          }, STORE_TIMEOUT_MS),
-        };
+      // While the store hangs, each batch takes the full store timeout, so a long queue
+      // would wait batch after batch. A waiter still unanswered after STORE_TIMEOUT_MS
+      // gets its 503 and, if not yet in a batch, leaves the queue unwritten: no request
+      // waits on the committer longer than the store timeout.
+      let waiter: Waiter;
+      const written = new Promise<void>((resolve, reject) => {
+        waiter = { writes, resolve, reject };
         queue.push(waiter);
         if (!running) {
           running = true;
           // Let requests of the same tick join the first batch.
           queueMicrotask(run);
         }
+      });
+      return withTimeout(written, STORE_TIMEOUT_MS, () => {
+        const at = queue.indexOf(waiter);
+        if (at >= 0) queue.splice(at, 1);
       });
     },
     stats: () => structuredClone(stats),

@@ -7,13 +7,64 @@ export function storeUnavailable(): HttpError {
   });
 }
 
-/** Rejects with a 503 when `promise` takes longer than `ms` (a hung store must not hang the client). */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(storeUnavailable()), ms);
+interface Watched {
+  deadline: number;
+  reject: (error: unknown) => void;
+  onTimeout?: () => void;
+}
+
+// One shared ticker watches every pending store call: a timer per call cost about 10 %
+// of a page view's JavaScript time (benchmark profile). It runs only while calls are
+// pending, so nothing is left behind when the store is idle.
+const watched = new Set<Watched>();
+let ticker: ReturnType<typeof setInterval> | undefined;
+
+function unwatch(w: Watched) {
+  watched.delete(w);
+  if (watched.size === 0 && ticker !== undefined) {
+    clearInterval(ticker);
+    ticker = undefined;
+  }
+}
+
+function tick() {
+  const now = performance.now();
+  for (const w of watched) {
+    if (now >= w.deadline) {
+      unwatch(w);
+      w.onTimeout?.();
+      w.reject(storeUnavailable());
+    }
+  }
+}
+
+/**
+ * Rejects with a 503 when `promise` takes longer than `ms` (give or take 50 ms): a hung
+ * store must not hang the client.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  onTimeout?: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const w: Watched = { deadline: performance.now() + ms, reject, onTimeout };
+    watched.add(w);
+    if (ticker === undefined) {
+      // Not unref'd: a caller awaiting a hung store must still get its 503.
+      ticker = setInterval(tick, 50);
+    }
+    promise.then(
+      (value) => {
+        unwatch(w);
+        resolve(value);
+      },
+      (error) => {
+        unwatch(w);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
