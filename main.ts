@@ -1,4 +1,5 @@
 import { createApp } from "./lib/app.ts";
+import { BankError, loadBank } from "./lib/bank.ts";
 import { ConfigError, loadConfig, readEnv } from "./lib/config.ts";
 import { addSecurityHeaders, json } from "./lib/http.ts";
 import { startJanitor } from "./lib/janitor.ts";
@@ -17,17 +18,21 @@ export async function openKv(path: string | undefined): Promise<Deno.Kv> {
 }
 
 if (import.meta.main) {
-  let config;
+  let config, bank;
   try {
     config = loadConfig(readEnv());
+    bank = loadBank();
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    // A bad setting or a broken question file stops the server with one line saying which.
+    if (!(error instanceof ConfigError || error instanceof BankError)) {
+      throw error;
+    }
     console.error(`mcq-edge: ${error.message}`);
     Deno.exit(1);
   }
   const kv = await openKv(config.kvPath);
   const sink = createLogSink();
-  const app = await createApp({ config, kv, log: sink.log });
+  const app = await createApp({ config, kv, bank, log: sink.log });
   // Sweep at least once per idle window, so counters of expired sessions never pile up.
   const janitor = startJanitor(
     kv,
