@@ -8,15 +8,14 @@ import assert from "node:assert/strict";
 import { loadBank } from "../lib/bank.ts";
 import { createApp } from "../lib/app.ts";
 import { loadConfig, testConfig } from "../lib/config.ts";
-import { sha256Hex } from "../lib/crypto.ts";
 import { sessionKey, userSessionKey } from "../lib/session_kv.ts";
 import type { UserRecord } from "../lib/users.ts";
 import {
   buildRequest,
   cookieFrom,
-  csrfFrom,
   type TestApp,
   testApp,
+  Visitor,
 } from "./helpers.ts";
 
 const QUIZ = loadBank()[0];
@@ -29,102 +28,8 @@ function app() {
   return testApp(OPTIONS);
 }
 
-/**
- * A browser in miniature: keeps the cookies the app sets (dropping those cleared with
- * `Max-Age=0`), sends them back, remembers the last page's form token, and calls the app
- * from a client address of its own.
- */
-class Visitor {
-  readonly jar = new Map<string, string>();
-  csrf = "";
-
-  constructor(private readonly t: TestApp, readonly address = "192.0.2.1") {}
-
-  /** The session id this visitor holds, or undefined. */
-  get id(): string | undefined {
-    return this.jar.get("sessionId");
-  }
-
-  async handle(): Promise<string> {
-    assert.ok(this.id, "this visitor has no session cookie");
-    return await sha256Hex(this.id);
-  }
-
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join("; ");
-    const req = buildRequest(path, {
-      ...init,
-      cookie: cookie === "" ? undefined : cookie,
-    });
-    const res = await this.t.app(req, {
-      remoteAddr: { hostname: this.address },
-    });
-    for (const header of res.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(";").map((s) => s.trim());
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq);
-      if (attributes.some((a) => /^max-age=0$/i.test(a))) this.jar.delete(name);
-      else this.jar.set(name, pair.slice(eq + 1));
-    }
-    return res;
-  }
-
-  /** GETs a page that must answer 200; keeps its form token. */
-  async page(path: string): Promise<string> {
-    const res = await this.fetch(path);
-    const html = await res.text();
-    assert.equal(res.status, 200, `GET ${path}: ${html.slice(0, 300)}`);
-    this.csrf = csrfFrom(html);
-    return html;
-  }
-
-  /** POSTs a form; the last page's token is added unless `_csrf` is given (or null to omit it). */
-  form(
-    path: string,
-    fields: Record<string, string>,
-    init: { csrf?: string | null; headers?: HeadersInit } = {},
-  ): Promise<Response> {
-    const body = new URLSearchParams(fields);
-    const csrf = init.csrf === undefined ? this.csrf : init.csrf;
-    if (csrf !== null) body.set("_csrf", csrf);
-    const headers = new Headers(init.headers);
-    headers.set("content-type", "application/x-www-form-urlencoded");
-    return this.fetch(path, {
-      method: "POST",
-      headers,
-      body: body.toString(),
-    });
-  }
-
-  postJson(
-    path: string,
-    body: unknown,
-    headers: HeadersInit = {},
-  ): Promise<Response> {
-    const h = new Headers(headers);
-    if (!h.has("content-type")) h.set("content-type", "application/json");
-    return this.fetch(path, {
-      method: "POST",
-      headers: h,
-      body: JSON.stringify(body),
-    });
-  }
-
-  async me(): Promise<
-    {
-      user: { username: string } | null;
-      visits: number;
-      scores: Record<
-        string,
-        { score: number; answered: number; total: number }
-      >;
-    }
-  > {
-    const res = await this.fetch("/api/me");
-    assert.equal(res.status, 200);
-    return await res.json();
-  }
-
+/** A {@link Visitor} that answers questions of the first quiz through the JSON API. */
+class QuizVisitor extends Visitor {
   async answer(question: typeof Q0, choice: number): Promise<Response> {
     const res = await this.postJson(`/api/quizzes/${QUIZ.id}/answers`, {
       questionId: question.id,
@@ -140,8 +45,8 @@ async function registered(
   username = "alice",
   password = PASSWORD,
   address?: string,
-): Promise<Visitor> {
-  const v = new Visitor(t, address);
+): Promise<QuizVisitor> {
+  const v = new QuizVisitor(t, address);
   const res = await v.postJson("/api/register", { username, password });
   assert.equal(res.status, 200, await res.clone().text());
   await res.body?.cancel();
@@ -163,7 +68,7 @@ async function userRecord(t: TestApp, name: string) {
 Deno.test("a username of 3 to 32 letters, digits, _ - or . is accepted; anything else is 400", async () => {
   await using t = await app();
   for (const name of ["abc", "a".repeat(32), "A_b-c.9", "..."]) {
-    const res = await new Visitor(t).postJson("/api/register", {
+    const res = await new QuizVisitor(t).postJson("/api/register", {
       username: name,
       password: PASSWORD,
     });
@@ -182,14 +87,14 @@ Deno.test("a username of 3 to 32 letters, digits, _ - or . is accepted; anything
     "",
   ];
   for (const name of bad) {
-    const res = await new Visitor(t).postJson("/api/register", {
+    const res = await new QuizVisitor(t).postJson("/api/register", {
       username: name,
       password: PASSWORD,
     });
     assert.equal(res.status, 400, name);
     assert.equal(typeof (await res.json()).error, "string");
   }
-  const notStrings = await new Visitor(t).postJson("/api/register", {
+  const notStrings = await new QuizVisitor(t).postJson("/api/register", {
     username: ["alice"],
     password: PASSWORD,
   });
@@ -199,14 +104,14 @@ Deno.test("a username of 3 to 32 letters, digits, _ - or . is accepted; anything
 
 Deno.test("usernames are unique without regard to case: Alice then alice is 409", async () => {
   await using t = await app();
-  const first = await new Visitor(t).postJson("/api/register", {
+  const first = await new QuizVisitor(t).postJson("/api/register", {
     username: "Alice",
     password: PASSWORD,
   });
   assert.equal(first.status, 200);
   assert.deepEqual(await first.json(), { user: { username: "alice" } });
   for (const name of ["alice", "ALICE", "aLiCe"]) {
-    const again = await new Visitor(t).postJson("/api/register", {
+    const again = await new QuizVisitor(t).postJson("/api/register", {
       username: name,
       password: "another password",
     });
@@ -214,7 +119,7 @@ Deno.test("usernames are unique without regard to case: Alice then alice is 409"
     assert.equal(typeof (await again.json()).error, "string");
   }
   // The first account's password still works, whatever the case typed at login.
-  const login = await new Visitor(t).postJson("/api/login", {
+  const login = await new QuizVisitor(t).postJson("/api/login", {
     username: "ALICE",
     password: PASSWORD,
   });
@@ -233,7 +138,7 @@ Deno.test("a password needs 8 characters and at most 1024 bytes: 7 is 400, 8 and
     ["toolong-utf8", "é".repeat(512) + "x", 400],
   ];
   for (const [username, password, expected] of cases) {
-    const res = await new Visitor(t).postJson("/api/register", {
+    const res = await new QuizVisitor(t).postJson("/api/register", {
       username,
       password,
     });
@@ -241,7 +146,7 @@ Deno.test("a password needs 8 characters and at most 1024 bytes: 7 is 400, 8 and
     await res.body?.cancel();
   }
   // The 1024-byte password logs in as typed.
-  const login = await new Visitor(t).postJson("/api/login", {
+  const login = await new QuizVisitor(t).postJson("/api/login", {
     username: "kilobyte",
     password: "k".repeat(1024),
   });
@@ -254,19 +159,19 @@ Deno.test("passwords are never truncated: a 100-character password's 99-characte
   const password = Array.from({ length: 100 }, (_, i) => "abcdefghij"[i % 10])
     .join("");
   await registered(t, "longpw", password);
-  const prefix = await new Visitor(t).postJson("/api/login", {
+  const prefix = await new QuizVisitor(t).postJson("/api/login", {
     username: "longpw",
     password: password.slice(0, 99),
   });
   assert.equal(prefix.status, 401);
   await prefix.body?.cancel();
-  const longer = await new Visitor(t).postJson("/api/login", {
+  const longer = await new QuizVisitor(t).postJson("/api/login", {
     username: "longpw",
     password: password + "x",
   });
   assert.equal(longer.status, 401);
   await longer.body?.cancel();
-  const exact = await new Visitor(t).postJson("/api/login", {
+  const exact = await new QuizVisitor(t).postJson("/api/login", {
     username: "longpw",
     password,
   });
@@ -284,7 +189,7 @@ Deno.test("the registration form shows its error with the username kept and neve
     ["Taken", secret, 409],
   ];
   for (const [username, password, expected] of cases) {
-    const v = new Visitor(t);
+    const v = new QuizVisitor(t);
     await v.page("/register");
     const res = await v.form("/register", { username, password });
     assert.equal(res.status, expected, username);
@@ -305,7 +210,7 @@ Deno.test("the registration form shows its error with the username kept and neve
 Deno.test("the login form shows its error with the username kept and never the password", async () => {
   await using t = await app();
   await registered(t);
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   await v.page("/login");
   const secret = "Wrong-Pw-1234567";
   const res = await v.form("/login", { username: "alice", password: secret });
@@ -323,7 +228,7 @@ for (const via of ["form", "JSON"] as const) {
     Deno.test(`${mode} by ${via} gives a new session id; the old cookie is a fresh anonymous session and its KV key is gone`, async () => {
       await using t = await app();
       if (mode === "login") await registered(t);
-      const v = new Visitor(t);
+      const v = new QuizVisitor(t);
       await v.page(`/${mode}`);
       const oldId = v.id!;
       const oldHandle = await v.handle();
@@ -339,7 +244,7 @@ for (const via of ["form", "JSON"] as const) {
       assert.equal((await t.kv.get(sessionKey(oldHandle))).value, null);
       assert.equal((await v.me()).user?.username, "alice");
 
-      const stale = new Visitor(t);
+      const stale = new QuizVisitor(t);
       stale.jar.set("sessionId", oldId);
       const me = await stale.me();
       assert.equal(me.user, null);
@@ -353,7 +258,7 @@ for (const via of ["form", "JSON"] as const) {
 
 Deno.test("anonymous answers and likes carry over to the account on registration", async () => {
   await using t = await app();
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   assert.equal((await v.answer(Q0, Q0.correct)).status, 200);
   assert.equal((await v.answer(Q1, wrong(Q1))).status, 200);
   await v.page(`/quiz/${QUIZ.id}`);
@@ -394,7 +299,7 @@ Deno.test("at login, the user's own answers win over the anonymous ones; the res
     303,
   );
 
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   assert.equal((await v.answer(Q0, wrong(Q0))).status, 200);
   assert.equal((await v.answer(Q1, Q1.correct)).status, 200);
   await v.page("/likes");
@@ -435,7 +340,7 @@ Deno.test("progress is kept per user beyond any session: log out, log in from a 
   assert.equal(out.status, 303);
   assert.deepEqual((await v.me()).scores, {});
 
-  const fresh = new Visitor(t);
+  const fresh = new QuizVisitor(t);
   await fresh.page("/login");
   const res = await fresh.form("/login", {
     username: "alice",
@@ -486,7 +391,7 @@ Deno.test("a quiz finished while logged in appears in the history on /account", 
 Deno.test("unknown user and wrong password get the same status, body and cookies (JSON)", async () => {
   await using t = await app();
   await registered(t);
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   await v.me();
   const results = [];
   for (const username of ["alice", "nobody"]) {
@@ -504,7 +409,7 @@ Deno.test("unknown user and wrong password get the same status, body and cookies
   assert.deepEqual(results[0], results[1]);
   assert.deepEqual(results[0].cookies, []);
   // A brand-new visitor failing gets no cookie either.
-  const stranger = await new Visitor(t).postJson("/api/login", {
+  const stranger = await new QuizVisitor(t).postJson("/api/login", {
     username: "nobody",
     password: "not the password",
   });
@@ -516,7 +421,7 @@ Deno.test("unknown user and wrong password get the same status, body and cookies
 Deno.test("unknown user and wrong password get the same status, page and cookies (form)", async () => {
   await using t = await app();
   await registered(t, "alice");
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   await v.page("/login");
   const results = [];
   for (const username of ["alice", "nobody"]) {
@@ -537,7 +442,7 @@ Deno.test("unknown user and wrong password get the same status, page and cookies
 Deno.test("5 failed logins for one account, then 429 with Retry-After; after the delay it may try again", async () => {
   await using t = await app();
   await registered(t);
-  const attacker = new Visitor(t, "203.0.113.5");
+  const attacker = new QuizVisitor(t, "203.0.113.5");
   const attempt = (password: string, who = attacker) =>
     who.postJson("/api/login", { username: "alice", password });
   for (let i = 0; i < 5; i++) {
@@ -548,7 +453,7 @@ Deno.test("5 failed logins for one account, then 429 with Retry-After; after the
   assert.equal(blocked.headers.get("retry-after"), "1");
   assert.equal(typeof (await blocked.json()).error, "string");
   // Blocked for everyone, even with the right password, while the delay runs.
-  const owner = new Visitor(t, "198.51.100.20");
+  const owner = new QuizVisitor(t, "198.51.100.20");
   assert.equal(await status(attempt(PASSWORD, owner)), 429);
 
   t.clock.advance(2);
@@ -581,7 +486,7 @@ Deno.test("5 failed logins for one account, then 429 with Retry-After; after the
 Deno.test("however long an attack goes on, the rightful user gets in after waiting at most 15 minutes", async () => {
   await using t = await app();
   await registered(t);
-  const attacker = new Visitor(t, "203.0.113.5");
+  const attacker = new QuizVisitor(t, "203.0.113.5");
   const attempt = (password: string, who = attacker) =>
     who.postJson("/api/login", { username: "alice", password });
   // Keep guessing, waiting out each delay, until the delay has reached its cap.
@@ -600,7 +505,7 @@ Deno.test("however long an attack goes on, the rightful user gets in after waiti
   }
   assert.ok(capped, "the delay reached 15 minutes");
 
-  const owner = new Visitor(t, "198.51.100.20");
+  const owner = new QuizVisitor(t, "198.51.100.20");
   assert.equal(await status(attempt(PASSWORD, owner)), 429);
   t.clock.advance(900);
   assert.equal(await status(attempt(PASSWORD, owner)), 200);
@@ -609,7 +514,7 @@ Deno.test("however long an attack goes on, the rightful user gets in after waiti
 Deno.test("one address gets 50 failures across different usernames, then 429 for any account; other addresses are unaffected", async () => {
   await using t = await app();
   await registered(t);
-  const sprayer = new Visitor(t, "203.0.113.77");
+  const sprayer = new QuizVisitor(t, "203.0.113.77");
   for (let i = 0; i < 50; i++) {
     const res = await sprayer.postJson("/api/login", {
       username: `user${i}`,
@@ -627,7 +532,7 @@ Deno.test("one address gets 50 failures across different usernames, then 429 for
   assert.ok(wait > 0 && wait <= 900, String(wait));
   await blocked.body?.cancel();
 
-  const elsewhere = new Visitor(t, "198.51.100.20");
+  const elsewhere = new QuizVisitor(t, "198.51.100.20");
   assert.equal(
     await status(
       elsewhere.postJson("/api/login", {
@@ -662,7 +567,7 @@ Deno.test("login's ?next= returns to a same-site path only", async () => {
     ["javascript:alert(1)", "/"],
   ];
   for (const [next, expected] of cases) {
-    const v = new Visitor(t);
+    const v = new QuizVisitor(t);
     const q = `?next=${encodeURIComponent(next)}`;
     const html = await v.page(`/login${q}`);
     if (expected !== "/") {
@@ -679,14 +584,14 @@ Deno.test("login's ?next= returns to a same-site path only", async () => {
     assert.equal(res.headers.get("location"), expected, next);
   }
   // Registration honours it the same way.
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   await v.page("/register?next=%2Faccount");
   const reg = await v.form("/register?next=%2Faccount", {
     username: "bob",
     password: PASSWORD,
   });
   assert.equal(reg.headers.get("location"), "/account");
-  const evil = new Visitor(t);
+  const evil = new QuizVisitor(t);
   await evil.page("/register?next=%2F%2Fevil.com");
   const reg2 = await evil.form("/register?next=%2F%2Fevil.com", {
     username: "carol",
@@ -698,7 +603,7 @@ Deno.test("login's ?next= returns to a same-site path only", async () => {
 Deno.test("/account when anonymous is a 303 to /login?next=%2Faccount, and logging in there comes back", async () => {
   await using t = await app();
   await registered(t);
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   const res = await v.fetch("/account");
   assert.equal(res.status, 303);
   assert.equal(res.headers.get("location"), "/login?next=%2Faccount");
@@ -746,7 +651,7 @@ Deno.test("POST /logout ends the session, clears the cookie, and says so once on
   assert.equal(after.includes("You are logged out."), false, "only once");
 
   // The old cookie is no longer a session.
-  const stale = new Visitor(t);
+  const stale = new QuizVisitor(t);
   stale.jar.set("sessionId", id);
   assert.equal((await stale.me()).user, null);
   assert.notEqual(stale.id, id);
@@ -755,7 +660,7 @@ Deno.test("POST /logout ends the session, clears the cookie, and says so once on
 Deno.test("logging in shows its flash once", async () => {
   await using t = await app();
   await registered(t);
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   await v.page("/login");
   await v.form("/login", { username: "alice", password: PASSWORD });
   assert.ok((await v.page("/")).includes("Welcome back! You are logged in."));
@@ -766,7 +671,7 @@ Deno.test("logging in shows its flash once", async () => {
 
 /** Logs `username` in from a fresh cookie jar. */
 async function loggedIn(t: TestApp, username = "alice", address?: string) {
-  const v = new Visitor(t, address);
+  const v = new QuizVisitor(t, address);
   await v.page("/login");
   const res = await v.form("/login", { username, password: PASSWORD });
   assert.equal(res.status, 303);
@@ -841,7 +746,7 @@ Deno.test("'Log out everywhere else' ends every other session and rotates the cu
     assert.equal((await other.me()).user, null);
     assert.notEqual(other.id, before);
   }
-  const stale = new Visitor(t);
+  const stale = new QuizVisitor(t);
   stale.jar.set("sessionId", aId);
   assert.equal((await stale.me()).user, null);
 
@@ -867,7 +772,7 @@ Deno.test("cross-site POSTs to /login, /api/login and /logout are refused with 4
     { origin: "null" },
   ];
   for (const headers of hostile) {
-    const v = new Visitor(t);
+    const v = new QuizVisitor(t);
     await v.page("/login");
     const id = v.id;
     const credentials = { username: "alice", password: PASSWORD };
@@ -890,7 +795,7 @@ Deno.test("cross-site POSTs to /login, /api/login and /logout are refused with 4
     assert.equal((await u.me()).user?.username, "alice");
   }
   // Our own origin and a same-origin fetch are fine.
-  const ok = new Visitor(t);
+  const ok = new QuizVisitor(t);
   await ok.page("/login");
   const res = await ok.form("/login", {
     username: "alice",
@@ -906,7 +811,7 @@ Deno.test("a form POST without or with a wrong _csrf token is refused with 403",
   await registered(t);
   const v = await loggedIn(t);
   await v.page("/");
-  const other = new Visitor(t);
+  const other = new QuizVisitor(t);
   await other.page("/");
   for (const csrf of [null, "", "nope", v.csrf.slice(0, -1), other.csrf]) {
     for (
@@ -924,7 +829,7 @@ Deno.test("a form POST without or with a wrong _csrf token is refused with 403",
   assert.equal((await v.me()).user?.username, "alice");
   assert.equal(await userRecord(t, "zed"), null);
   // A brand-new visitor (no session yet) cannot post a form either.
-  const res = await new Visitor(t).form("/login", {
+  const res = await new QuizVisitor(t).form("/login", {
     username: "alice",
     password: PASSWORD,
   }, { csrf: "anything" });
@@ -943,7 +848,7 @@ Deno.test("/api/login and /api/register need Content-Type: application/json (415
         "multipart/form-data; boundary=x",
       ]
     ) {
-      const res = await new Visitor(t).fetch(path, {
+      const res = await new QuizVisitor(t).fetch(path, {
         method: "POST",
         headers: { "content-type": type },
         body: JSON.stringify({ username: "alice", password: PASSWORD }),
@@ -951,7 +856,7 @@ Deno.test("/api/login and /api/register need Content-Type: application/json (415
       assert.equal(res.status, 415, `${path} ${type}`);
       assert.equal(typeof (await res.json()).error, "string");
     }
-    const none = await new Visitor(t).fetch(path, {
+    const none = await new QuizVisitor(t).fetch(path, {
       method: "POST",
       body: JSON.stringify({ username: "alice", password: PASSWORD }),
     });
@@ -959,7 +864,7 @@ Deno.test("/api/login and /api/register need Content-Type: application/json (415
     assert.equal(none.status, 415);
     await none.body?.cancel();
   }
-  const json = await new Visitor(t).postJson("/api/login", {
+  const json = await new QuizVisitor(t).postJson("/api/login", {
     username: "alice",
     password: PASSWORD,
   }, { "content-type": "application/json; charset=utf-8" });
@@ -1017,7 +922,7 @@ Deno.test("a hash made at a lower cost is upgraded at the next successful login,
   assert.match(after, /^pbkdf2-sha256\$2000\$/);
   // The old server (lower cost) still accepts it and does not downgrade it.
   assert.equal(
-    await status(new Visitor(t).postJson("/api/login", {
+    await status(new QuizVisitor(t).postJson("/api/login", {
       username: "alice",
       password: PASSWORD,
     })),
@@ -1046,9 +951,9 @@ Deno.test("/account no longer lists a session that has timed out", async () => {
 Deno.test("'Log out everywhere else' ends every other session, however many there are", async () => {
   await using t = await app();
   const a = await registered(t);
-  const others: Visitor[] = [];
+  const others: QuizVisitor[] = [];
   for (let i = 0; i < 105; i++) {
-    const v = new Visitor(t);
+    const v = new QuizVisitor(t);
     const res = await v.postJson("/api/login", {
       username: "alice",
       password: PASSWORD,
@@ -1071,7 +976,7 @@ Deno.test("'Log out everywhere else' ends every other session, however many ther
 
 Deno.test("a quiz finished before registering is in the account's history too", async () => {
   await using t = await app();
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   for (const q of QUIZ.questions) {
     const res = await v.answer(q, q === Q1 ? wrong(q) : q.correct);
     assert.equal(res.status, 200);
@@ -1096,7 +1001,7 @@ Deno.test("a quiz finished before registering is in the account's history too", 
   // Logging in again with the same (already finished) progress adds nothing.
   await v.page("/");
   await v.form("/logout", {});
-  const again = new Visitor(t);
+  const again = new QuizVisitor(t);
   for (const q of [Q0, Q1]) await status(again.answer(q, q.correct));
   await status(again.postJson("/api/login", {
     username: "alice",
@@ -1117,7 +1022,7 @@ Deno.test("cookie mode: login and registration issue a new cookie, and the old o
   await using t = await testApp(COOKIE_MODE);
   await registered(t, "bob");
   for (const [path, username] of [["/register", "alice"], ["/login", "bob"]]) {
-    const v = new Visitor(t);
+    const v = new QuizVisitor(t);
     assert.equal((await v.answer(Q0, Q0.correct)).status, 200);
     await v.page(path);
     const before = v.id!;
@@ -1131,7 +1036,7 @@ Deno.test("cookie mode: login and registration issue a new cookie, and the old o
       1,
       "anonymous progress carried over",
     );
-    const stale = new Visitor(t);
+    const stale = new QuizVisitor(t);
     stale.jar.set("sessionId", before);
     assert.equal((await stale.me()).user, null);
   }
@@ -1146,7 +1051,7 @@ Deno.test("cookie mode: after logout a copy of the logged-in cookie no longer wo
   assert.equal(res.status, 303);
   assert.equal(v.id, undefined);
   assert.ok((await v.page("/")).includes("You are logged out."));
-  const thief = new Visitor(t);
+  const thief = new QuizVisitor(t);
   thief.jar.set("sessionId", copy);
   assert.equal((await thief.me()).user, null);
 });
@@ -1175,7 +1080,7 @@ Deno.test("a flash cookie holding anything but a known code shows nothing", asyn
   for (
     const code of ["<script>alert(1)</script>", "__proto__", "toString", ""]
   ) {
-    const v = new Visitor(t);
+    const v = new QuizVisitor(t);
     v.jar.set("flash", encodeURIComponent(code));
     const html = await v.page("/");
     assert.equal(html.includes('class="flash"'), false, code);
@@ -1196,7 +1101,7 @@ Deno.test("logout and the login forms answer 405 with Allow to other methods", a
     ["POST", "/account", "GET, HEAD"],
   ];
   for (const [method, path, allow] of cases) {
-    const res = await new Visitor(t).fetch(path, { method });
+    const res = await new QuizVisitor(t).fetch(path, { method });
     assert.equal(res.status, 405, `${method} ${path}`);
     assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
     await res.body?.cancel();
@@ -1223,7 +1128,7 @@ Deno.test("POST /api/logout ends a logged-in session and clears the cookie", asy
 Deno.test("failures count against the account whatever the case typed, and a failed form keeps ?next=", async () => {
   await using t = await app();
   await registered(t);
-  const v = new Visitor(t);
+  const v = new QuizVisitor(t);
   await v.page("/login?next=%2Faccount");
   for (const name of ["ALICE", "Alice", "alice", "aLICE", "alicE"]) {
     const res = await v.form("/login?next=%2Faccount", {

@@ -4,79 +4,12 @@
  * revoking a session, and the 15-minute admin window.
  */
 import assert from "node:assert/strict";
-import { sha256Hex } from "../lib/crypto.ts";
 import { HITS_KEY } from "../lib/session.ts";
 import { sessionKey } from "../lib/session_kv.ts";
-import {
-  buildRequest,
-  counter,
-  csrfFrom,
-  type TestApp,
-  testApp,
-} from "./helpers.ts";
+import { counter, type TestApp, testApp, Visitor } from "./helpers.ts";
 
 const TOKEN = "x".repeat(40);
 const OPTIONS = { pbkdf2Iterations: 1000, adminToken: TOKEN };
-
-/** Keeps cookies like a browser (dropping those cleared with Max-Age=0) and the last form token. */
-class Visitor {
-  readonly jar = new Map<string, string>();
-  csrf = "";
-
-  constructor(private readonly t: TestApp, readonly address = "192.0.2.1") {}
-
-  get id(): string | undefined {
-    return this.jar.get("sessionId");
-  }
-
-  async handle(): Promise<string> {
-    assert.ok(this.id, "this visitor has no session cookie");
-    return await sha256Hex(this.id);
-  }
-
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join("; ");
-    const res = await this.t.app(
-      buildRequest(path, { ...init, cookie: cookie || undefined }),
-      { remoteAddr: { hostname: this.address } },
-    );
-    for (const header of res.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(";").map((s) => s.trim());
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq);
-      if (attributes.some((a) => /^max-age=0$/i.test(a))) this.jar.delete(name);
-      else this.jar.set(name, pair.slice(eq + 1));
-    }
-    return res;
-  }
-
-  async page(path: string, expected = 200): Promise<string> {
-    const res = await this.fetch(path);
-    const html = await res.text();
-    assert.equal(res.status, expected, `GET ${path}: ${html.slice(0, 300)}`);
-    if (expected === 200) this.csrf = csrfFrom(html);
-    return html;
-  }
-
-  form(
-    path: string,
-    fields: Record<string, string>,
-    headers: HeadersInit = {},
-  ): Promise<Response> {
-    const h = new Headers(headers);
-    h.set("content-type", "application/x-www-form-urlencoded");
-    return this.fetch(path, {
-      method: "POST",
-      headers: h,
-      body: new URLSearchParams({ _csrf: this.csrf, ...fields }).toString(),
-    });
-  }
-
-  async user(): Promise<string | null> {
-    const res = await this.fetch("/api/me");
-    return (await res.json()).user?.username ?? null;
-  }
-}
 
 const isTokenForm = (html: string) =>
   html.includes('name="token"') && !html.includes("Admin dashboard");
@@ -250,16 +183,16 @@ Deno.test("revoking needs the admin window, the form token and a same-site reque
   await refused.body?.cancel();
 
   const v = await admin(t);
-  const noToken = await v.form("/admin/revoke", { handle, _csrf: "" });
+  const noToken = await v.form("/admin/revoke", { handle }, { csrf: "" });
   assert.equal(noToken.status, 403);
   await noToken.body?.cancel();
   const crossSite = await v.form("/admin/revoke", { handle }, {
-    "sec-fetch-site": "cross-site",
+    headers: { "sec-fetch-site": "cross-site" },
   });
   assert.equal(crossSite.status, 403);
   await crossSite.body?.cancel();
   const crossOrigin = await v.form("/admin", { token: TOKEN }, {
-    origin: "https://evil.example",
+    headers: { origin: "https://evil.example" },
   });
   assert.equal(crossOrigin.status, 403);
   await crossOrigin.body?.cancel();

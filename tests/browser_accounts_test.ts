@@ -3,9 +3,14 @@
  * log out, log in again, and find the progress and the finished quiz on /account.
  */
 import assert from "node:assert/strict";
-import type { Browser, BrowserContextOptions, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { loadBank } from "../lib/bank.ts";
-import { launchBrowser, type Server, startServer } from "./browser_helpers.ts";
+import {
+  launchBrowser,
+  openPage,
+  type Server,
+  startServer,
+} from "./browser_helpers.ts";
 
 const QUIZ = loadBank()[0];
 const PASSWORD = "correct horse battery";
@@ -29,24 +34,6 @@ function browserTest(
       await server.stop();
     }
   });
-}
-
-async function openPage(
-  browser: Browser,
-  options: BrowserContextOptions = {},
-): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => {
-    // Chromium asks for /favicon.ico on its own; the site has none (not an accounts matter).
-    if (m.type() === "error" && !m.location().url.endsWith("/favicon.ico")) {
-      errors.push(`${m.text()} (${m.location().url})`);
-    }
-  });
-  return { page, errors };
 }
 
 async function text(page: Page, selector: string): Promise<string> {

@@ -2,7 +2,12 @@
  * Browser test helpers: the real server as a child process on a free port with its own KV file,
  * and Debian's Chromium driven by playwright-core (which never downloads a browser itself).
  */
-import { type Browser, chromium } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from "playwright-core";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const CHROMIUM = "/usr/bin/chromium";
@@ -161,4 +166,23 @@ export async function startServer(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A page that records script errors, so a test can insist there were none. */
+export async function openPage(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    // The browser's own favicon request is not the page's doing.
+    if (m.type() === "error" && !m.location().url.endsWith("/favicon.ico")) {
+      errors.push(`${m.text()} (${m.location().url})`);
+    }
+  });
+  return { page, errors };
 }

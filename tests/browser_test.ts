@@ -3,10 +3,11 @@
  * browser holds it, progress across reloads, likes, and the screenshots in docs/screenshots/.
  */
 import assert from "node:assert/strict";
-import type { Browser, BrowserContextOptions, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { loadBank, type Quiz } from "../lib/bank.ts";
 import {
   launchBrowser,
+  openPage,
   ROOT,
   type Server,
   startServer,
@@ -27,25 +28,6 @@ const EXPECTED_SCORE = QUIZ.questions.filter((q, i) => pickFor(i) === q.correct)
 type Step = (t: { browser: Browser; server: Server }) => Promise<void>;
 /** The scenarios, run in order as steps of one test sharing one server and one browser. */
 const steps: [string, Step][] = [];
-
-/** A page that records script errors, so a test can insist there were none. */
-async function openPage(
-  browser: Browser,
-  options: BrowserContextOptions = {},
-): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => {
-    // The site has no favicon; the browser's automatic request for one is not the page's doing.
-    if (m.type() === "error" && !m.location().url.endsWith("/favicon.ico")) {
-      errors.push(`${m.text()} (${m.location().url})`);
-    }
-  });
-  return { page, errors };
-}
 
 async function gotoReady(page: Page, url: string) {
   await page.goto(url);

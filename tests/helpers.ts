@@ -2,8 +2,10 @@
  * Shared test factories: an app on an in-memory KV with a clock the test moves by hand,
  * cookie helpers, KV wrappers that count or fail calls, and a real server process for e2e.
  */
+import assert from "node:assert/strict";
 import { type App, createApp } from "../lib/app.ts";
 import { type Config, testConfig } from "../lib/config.ts";
+import { sha256Hex } from "../lib/crypto.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const ORIGIN = "http://localhost";
@@ -320,5 +322,107 @@ export async function startServer(
   } catch (error) {
     await server.stop("SIGKILL");
     throw error;
+  }
+}
+
+/**
+ * A browser in miniature: keeps the cookies the app sets (dropping those cleared with
+ * `Max-Age=0`), sends them back, remembers the last page's form token, and calls the app
+ * from a client address of its own.
+ */
+export class Visitor {
+  readonly jar = new Map<string, string>();
+  csrf = "";
+
+  constructor(private readonly t: TestApp, readonly address = "192.0.2.1") {}
+
+  /** The session id this visitor holds, or undefined. */
+  get id(): string | undefined {
+    return this.jar.get("sessionId");
+  }
+
+  async handle(): Promise<string> {
+    assert.ok(this.id, "this visitor has no session cookie");
+    return await sha256Hex(this.id);
+  }
+
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join("; ");
+    const req = buildRequest(path, {
+      ...init,
+      cookie: cookie === "" ? undefined : cookie,
+    });
+    const res = await this.t.app(req, {
+      remoteAddr: { hostname: this.address },
+    });
+    for (const header of res.headers.getSetCookie()) {
+      const [pair, ...attributes] = header.split(";").map((s) => s.trim());
+      const eq = pair.indexOf("=");
+      const name = pair.slice(0, eq);
+      if (attributes.some((a) => /^max-age=0$/i.test(a))) this.jar.delete(name);
+      else this.jar.set(name, pair.slice(eq + 1));
+    }
+    return res;
+  }
+
+  /** GETs a page that must answer `expected`; keeps the form token of a 200 page. */
+  async page(path: string, expected = 200): Promise<string> {
+    const res = await this.fetch(path);
+    const html = await res.text();
+    assert.equal(res.status, expected, `GET ${path}: ${html.slice(0, 300)}`);
+    if (expected === 200) this.csrf = csrfFrom(html);
+    return html;
+  }
+
+  /** POSTs a form; the last page's token is added unless `_csrf` is given (or null to omit it). */
+  form(
+    path: string,
+    fields: Record<string, string>,
+    init: { csrf?: string | null; headers?: HeadersInit } = {},
+  ): Promise<Response> {
+    const body = new URLSearchParams(fields);
+    const csrf = init.csrf === undefined ? this.csrf : init.csrf;
+    if (csrf !== null) body.set("_csrf", csrf);
+    const headers = new Headers(init.headers);
+    headers.set("content-type", "application/x-www-form-urlencoded");
+    return this.fetch(path, {
+      method: "POST",
+      headers,
+      body: body.toString(),
+    });
+  }
+
+  postJson(
+    path: string,
+    body: unknown,
+    headers: HeadersInit = {},
+  ): Promise<Response> {
+    const h = new Headers(headers);
+    if (!h.has("content-type")) h.set("content-type", "application/json");
+    return this.fetch(path, {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify(body),
+    });
+  }
+
+  async me(): Promise<
+    {
+      user: { username: string } | null;
+      visits: number;
+      scores: Record<
+        string,
+        { score: number; answered: number; total: number }
+      >;
+    }
+  > {
+    const res = await this.fetch("/api/me");
+    assert.equal(res.status, 200);
+    return await res.json();
+  }
+
+  /** The logged-in username, or null. */
+  async user(): Promise<string | null> {
+    return (await this.me()).user?.username ?? null;
   }
 }
