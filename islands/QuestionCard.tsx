@@ -1,3 +1,4 @@
+import { LikeForm } from "./LikeForm.tsx";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 export interface PublicQuestion {
@@ -250,18 +251,12 @@ export default function QuestionCard(props: QuestionCardProps) {
         </div>
       </form>
       {/* A plain form, so liking works without JavaScript; it follows the question shown. */}
-      <form method="post" action="/likes" class="inline like-form">
-        <input type="hidden" name="_csrf" value={csrf} />
-        <input type="hidden" name="item" value={`${quizId}/${question.id}`} />
-        <input type="hidden" name="back" value={`/quiz/${quizId}`} />
-        <button
-          type="submit"
-          class="link"
-          aria-pressed={liked ? "true" : "false"}
-        >
-          {liked ? "♥ Liked (unlike)" : "♡ Like this question"}
-        </button>
-      </form>
+      <LikeForm
+        csrf={csrf}
+        item={`${quizId}/${question.id}`}
+        back={`/quiz/${quizId}`}
+        liked={liked}
+      />
     </>
   );
 }

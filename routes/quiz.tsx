@@ -7,6 +7,7 @@ import { page } from "../lib/render.tsx";
 import { ownerData } from "../lib/users.ts";
 import { currentQuestion, scoreOf } from "../lib/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
+import { LikeForm } from "../islands/LikeForm.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {
@@ -128,17 +129,11 @@ export function LikeButton(
   const id = likeId(quiz, question);
   const liked = (likes ?? []).includes(id);
   return (
-    <form method="post" action="/likes" class="inline like-form">
-      <CsrfField token={ctx.session.record.csrf} />
-      <input type="hidden" name="item" value={id} />
-      <input type="hidden" name="back" value={ctx.url.pathname} />
-      <button
-        type="submit"
-        class="link"
-        aria-pressed={liked ? "true" : "false"}
-      >
-        {liked ? "♥ Liked (unlike)" : "♡ Like this question"}
-      </button>
-    </form>
+    <LikeForm
+      csrf={ctx.session.record.csrf}
+      item={id}
+      back={ctx.url.pathname}
+      liked={liked}
+    />
   );
 }
