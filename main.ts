@@ -17,7 +17,8 @@ export async function openKv(path: string | undefined): Promise<Deno.Kv> {
   return await Deno.openKv(path);
 }
 
-if (import.meta.main) {
+/** Reads the config, opens KV and serves the app until SIGTERM. */
+export async function serve(): Promise<void> {
   let config, bank;
   try {
     config = loadConfig(readEnv());
@@ -93,3 +94,5 @@ if (import.meta.main) {
     Deno.exit(0);
   });
 }
+
+if (import.meta.main) await serve();

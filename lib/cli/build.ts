@@ -6,7 +6,8 @@
 const root = new URL("../../", import.meta.url).pathname;
 const outDir = `${root}static/build`;
 
-async function main() {
+/** Builds the bundle; exits the process with 1 when `deno bundle` fails. */
+export async function build(): Promise<void> {
   await Deno.remove(outDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(outDir, { recursive: true });
   const tmp = `${outDir}/islands.tmp.js`;
@@ -44,4 +45,4 @@ async function main() {
   console.log(`build: static/build/${name} (${body.length} bytes)`);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await build();
