@@ -1,24 +1,41 @@
 /**
  * `deno task bench`: the benchmark report.
  *
- * Starts the app (`deno run -A main.ts` on a temporary KV file) and a bare `Deno.serve` hello
- * as subprocesses, drives both with wrk, and prints req/s, p50, p99 and the ratio to hello for
- * each scenario; then checks that the site's hit counter (and, with a cookie, each session's
- * visit counter) counted exactly the requests the server answered. The Markdown report is
- * also written to docs/BENCHMARKS.md.
+ * Starts, as subprocesses, a bare `Deno.serve` hello (bench/hello.ts), the app in both
+ * session modes (`deno run -A main.ts` on a temporary KV file, `SESSION_MODE=kv` and
+ * `SESSION_MODE=cookie`), and two peers (bench/peers/: Express 5 + express-session, and a
+ * Python `http.server` session server); drives each with wrk at the same concurrency and
+ * prints req/s, p50, p99 and the ratio to hello for each scenario. After each counted run it
+ * checks that the site's hit counter (and each session's visit counter) counted exactly the
+ * requests the server answered; after the answer stream, that every acknowledged answer was
+ * scored once. Then:
+ *  - lost updates: 200 concurrent requests with ONE cookie against each server;
+ *  - KV operations per request by route, and the group-commit batch sizes under load, from
+ *    the app with an instrumented store (bench/instrumented.ts);
+ *  - KV bytes per session, and RSS after 100,000 sessions (app and peers).
+ * The Markdown report is also written to docs/BENCHMARKS.md (between its markers).
  *
  *   deno task bench [--duration 10] [--warmup 2] [--connections 50] [--threads 2]
- *                   [--quick] [--only id,id] [--out docs/BENCHMARKS.md | --no-write]
- *                   [--keep] [--strict] [--wait-quiet 60]
+ *                   [--quick] [--only id,id] [--skip id,id] [--sessions 100000]
+ *                   [--out docs/BENCHMARKS.md | --no-write] [--keep] [--strict]
+ *                   [--wait-quiet 60]
  *
  * To add a scenario, add a server to SERVERS (if it needs another process or environment)
- * and an entry to SCENARIOS; bench/wrk.lua already handles cookies, methods and bodies.
+ * and an entry to SCENARIOS; bench/wrk.lua already handles cookies, methods and bodies,
+ * and lists of requests each sent once.
  */
 import { parseArgs } from "node:util";
+import { keyBytes, valueBytes } from "./instrumented.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const WRK_SCRIPT = `${ROOT}bench/wrk.lua`;
 const COOKIE_NAME = "sessionId";
+/** The cookie-mode servers' secret: any 32+ characters; only this run's servers use it. */
+const COOKIE_SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+/** Concurrent requests with one cookie in the lost-update check. */
+const LOST_UPDATE_REQUESTS = 200;
+/** Answers per second the first answer list is sized for (a generous upper bound). */
+const ANSWER_RATE_CAP = 6000;
 
 // ---------------------------------------------------------------------------------------
 // What is measured
@@ -26,54 +43,141 @@ const COOKIE_NAME = "sessionId";
 interface ServerSpec {
   /** What the report says it is. */
   describe: string;
-  /** `deno` arguments, run from the project root. */
-  args: string[];
-  /** Extra environment (PORT and HOST are set by the bench); `{tmp}` is the temp dir. */
+  /** The command; "{deno}" is this Deno, run from `cwd` (default: the project root). */
+  cmd: string[];
+  cwd?: string;
+  /**
+   * Extra environment (PORT and HOST are set by the bench); `{tmp}` is the temp dir, `{tag}`
+   * the name this start was given (the server's name unless told otherwise).
+   */
   env?: Record<string, string>;
   /** A path that answers 200 once the server is ready. */
   ready: string;
-  /** Whether it is the app (has sessions and the hits counter at /api/me). */
-  app: boolean;
+  /** "app": mcq-edge (hits and visits at /api/me); "peer": hits and visits on its page. */
+  kind: "hello" | "app" | "peer";
+  /** Its main thread does not run the requests (Python: the accept loop; threads do). */
+  noJsThread?: boolean;
+  /** The visit count travels in the cookie (cookie mode): no server-side visits to check. */
+  visitsInCookie?: boolean;
+  /** Run once before the first start (e.g. installing the peer's packages). */
+  prepare?: () => Promise<void>;
 }
+
+const EXPRESS_DIR = `${ROOT}bench/peers/express`;
 
 const SERVERS = {
   hello: {
     describe: "bench/hello.ts: bare Deno.serve answering `hello`",
-    args: ["run", "--allow-net", "--allow-env", "bench/hello.ts"],
+    cmd: ["{deno}", "run", "--allow-net", "--allow-env", "bench/hello.ts"],
     ready: "/",
-    app: false,
+    kind: "hello",
   },
   app: {
     describe: "main.ts, SESSION_MODE=kv, KV on a temp file",
-    args: ["run", "-A", "main.ts"],
+    cmd: ["{deno}", "run", "-A", "main.ts"],
     env: { KV_PATH: "{tmp}/bench.kv.sqlite3" },
     ready: "/healthz",
-    app: true,
+    kind: "app",
   },
-  // Later: "app-cookie": { ..., env: { SESSION_MODE: "cookie", SESSION_SECRET: "..." } }
+  "app-cookie": {
+    describe:
+      "main.ts, SESSION_MODE=cookie (SESSION_SECRET of 51 characters), KV (hits only) on another temp file",
+    cmd: ["{deno}", "run", "-A", "main.ts"],
+    env: {
+      KV_PATH: "{tmp}/bench-cookie.kv.sqlite3",
+      SESSION_MODE: "cookie",
+      SESSION_SECRET: COOKIE_SECRET,
+    },
+    ready: "/healthz",
+    kind: "app",
+    visitsInCookie: true,
+  },
+  express: {
+    describe:
+      "bench/peers/express/server.js: Express 5 + express-session, default MemoryStore (node)",
+    cmd: ["node", "server.js"],
+    cwd: EXPRESS_DIR,
+    ready: "/",
+    kind: "peer",
+    prepare: installExpress,
+  },
+  python: {
+    describe:
+      "bench/peers/python/server.py: http.server ThreadingHTTPServer, sessions in a dict (python3)",
+    cmd: ["python3", "bench/peers/python/server.py"],
+    ready: "/",
+    kind: "peer",
+    noJsThread: true,
+  },
+  instrumented: {
+    describe:
+      "bench/instrumented.ts: createApp with a counting KV Proxy, SESSION_MODE=kv",
+    cmd: ["{deno}", "run", "-A", "bench/instrumented.ts"],
+    env: { KV_PATH: "{tmp}/instrumented.kv.sqlite3" },
+    ready: "/healthz",
+    kind: "app",
+  },
+  "instrumented-cookie": {
+    describe:
+      "bench/instrumented.ts: createApp with a counting KV Proxy, SESSION_MODE=cookie",
+    cmd: ["{deno}", "run", "-A", "bench/instrumented.ts"],
+    env: {
+      KV_PATH: "{tmp}/instrumented-cookie.kv.sqlite3",
+      SESSION_MODE: "cookie",
+      SESSION_SECRET: COOKIE_SECRET,
+    },
+    ready: "/healthz",
+    kind: "app",
+    visitsInCookie: true,
+  },
+  rss: {
+    describe: "main.ts, SESSION_MODE=kv, on a fresh KV file, for the RSS count",
+    cmd: ["{deno}", "run", "-A", "main.ts"],
+    env: { KV_PATH: "{tmp}/{tag}.kv.sqlite3" },
+    ready: "/healthz",
+    kind: "app",
+  },
 } satisfies Record<string, ServerSpec>;
 
 type ServerName = keyof typeof SERVERS;
+const specOf = (name: ServerName): ServerSpec => SERVERS[name];
+
+/** Who is measured, as the report groups them. */
+const WHO: Partial<Record<ServerName, string>> = {
+  hello: "hello",
+  app: "mcq-edge, kv",
+  "app-cookie": "mcq-edge, cookie",
+  express: "Express 5 + express-session",
+  python: "Python http.server",
+};
 
 interface Scenario {
   id: string;
   label: string;
   server: ServerName;
   path: string;
-  /** "returning": one session per connection, created before the run; "none": no cookie. */
-  session: "none" | "returning";
+  /**
+   * "returning": one session per connection, created before the run; "none": no cookie;
+   * "answers": a list of (session, question) answers, each sent once (see answerPlan).
+   */
+  session: "none" | "returning" | "answers";
   /** Counted in the site's hits (so the run ends with an exactness check). */
   counted: boolean;
   /** The minimum ratio of req/s to hello's. */
   target?: number;
+  /** The peers' scenarios this one must beat by PEER_FACTOR. */
+  beats?: string[];
   method?: string;
   body?: string;
   contentType?: string;
 }
 
+/** "≥ 3× each peer" for the returning page view. */
+const PEER_FACTOR = 3;
+
 /**
- * Run in this order, on one app process and store. First visits go last: each one stores a
- * new session (about 20,000 in a 10 s run), and a store that just grew that much made the
+ * Run in this order. For each app process, first visits go last: each one stores a new
+ * session (about 20,000 in a 10 s run), and a store that just grew that much made the
  * scenarios after it about a third slower in trials, which would measure the order, not them.
  */
 const SCENARIOS: Scenario[] = [
@@ -92,7 +196,8 @@ const SCENARIOS: Scenario[] = [
     path: "/",
     session: "returning",
     counted: true,
-    target: 0.12,
+    target: 0.15,
+    beats: ["express-returning", "python-returning"],
   },
   {
     id: "me",
@@ -103,6 +208,26 @@ const SCENARIOS: Scenario[] = [
     counted: true,
   },
   {
+    id: "quiz",
+    label: "quiz page `GET /quiz/http` (returning)",
+    server: "app",
+    path: "/quiz/http",
+    session: "returning",
+    counted: true,
+    target: 0.10,
+  },
+  {
+    id: "answers",
+    label: "answer stream `POST /api/quizzes/:id/answers`",
+    server: "app",
+    path: "/api/quizzes",
+    session: "answers",
+    counted: true,
+    target: 0.03,
+    method: "POST",
+    contentType: "application/json",
+  },
+  {
     id: "first",
     label: "first visit `GET /` (no cookie)",
     server: "app",
@@ -111,16 +236,79 @@ const SCENARIOS: Scenario[] = [
     counted: true,
     target: 0.05,
   },
+  {
+    id: "cookie-returning",
+    label: "returning visitor `GET /`",
+    server: "app-cookie",
+    path: "/",
+    session: "returning",
+    counted: true,
+    target: 0.15,
+    beats: ["express-returning", "python-returning"],
+  },
+  {
+    id: "cookie-me",
+    label: "`GET /api/me` (returning)",
+    server: "app-cookie",
+    path: "/api/me",
+    session: "returning",
+    counted: true,
+  },
+  {
+    id: "cookie-first",
+    label: "first visit `GET /` (no cookie)",
+    server: "app-cookie",
+    path: "/",
+    session: "none",
+    counted: true,
+  },
+  {
+    id: "express-returning",
+    label: "returning visitor `GET /`",
+    server: "express",
+    path: "/",
+    session: "returning",
+    counted: true,
+  },
+  {
+    id: "express-first",
+    label: "first visit `GET /` (no cookie)",
+    server: "express",
+    path: "/",
+    session: "none",
+    counted: true,
+  },
+  {
+    id: "python-returning",
+    label: "returning visitor `GET /`",
+    server: "python",
+    path: "/",
+    session: "returning",
+    counted: true,
+  },
+  {
+    id: "python-first",
+    label: "first visit `GET /` (no cookie)",
+    server: "python",
+    path: "/",
+    session: "none",
+    counted: true,
+  },
 ];
+
+/** The parts after the wrk scenarios; `--only`/`--skip` take their ids too. */
+const PHASES = ["lost-updates", "kv-ops", "group-commit", "rss"] as const;
+type Phase = typeof PHASES[number];
 
 // ---------------------------------------------------------------------------------------
 // Options
 
 const USAGE =
   `usage: deno task bench [--duration S] [--warmup S] [--connections N] [--threads N]
-                        [--quick] [--only id,id] [--out FILE | --no-write] [--keep] [--strict]
-                        [--wait-quiet S]
-scenarios: ${SCENARIOS.map((s) => s.id).join(", ")}`;
+                        [--quick] [--only id,id] [--skip id,id] [--sessions N]
+                        [--out FILE | --no-write] [--keep] [--strict] [--wait-quiet S]
+scenarios: ${SCENARIOS.map((s) => s.id).join(", ")}
+phases: ${PHASES.join(", ")}`;
 
 interface Options {
   duration: number;
@@ -129,6 +317,9 @@ interface Options {
   threads: number;
   quick: boolean;
   only: string[] | null;
+  skip: string[];
+  /** Sessions created for the RSS measurement. */
+  sessions: number;
   out: string | null;
   keep: boolean;
   strict: boolean;
@@ -146,6 +337,19 @@ function positiveInt(name: string, raw: string | undefined, fallback: number) {
   return Number(raw);
 }
 
+function idList(name: string, raw: string | undefined): string[] | null {
+  if (!raw) return null;
+  const ids = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const id of ids) {
+    if (
+      !SCENARIOS.some((s) => s.id === id) && !PHASES.includes(id as Phase)
+    ) {
+      throw new UsageError(`--${name}: unknown scenario or phase "${id}"`);
+    }
+  }
+  return ids;
+}
+
 function parseOptions(args: string[]): Options | "help" {
   let values;
   try {
@@ -158,6 +362,8 @@ function parseOptions(args: string[]): Options | "help" {
         threads: { type: "string" },
         quick: { type: "boolean" },
         only: { type: "string" },
+        skip: { type: "string" },
+        sessions: { type: "string" },
         out: { type: "string" },
         "no-write": { type: "boolean" },
         keep: { type: "boolean" },
@@ -173,14 +379,6 @@ function parseOptions(args: string[]): Options | "help" {
   }
   if (values.help) return "help";
   const quick = values.quick ?? false;
-  const only = values.only
-    ? values.only.split(",").map((s) => s.trim()).filter(Boolean)
-    : null;
-  for (const id of only ?? []) {
-    if (!SCENARIOS.some((s) => s.id === id)) {
-      throw new UsageError(`--only: unknown scenario "${id}"`);
-    }
-  }
   const threads = positiveInt("threads", values.threads, 2);
   const connections = positiveInt("connections", values.connections, 50);
   if (connections < threads) {
@@ -192,7 +390,13 @@ function parseOptions(args: string[]): Options | "help" {
     connections,
     threads,
     quick,
-    only,
+    only: idList("only", values.only),
+    skip: idList("skip", values.skip) ?? [],
+    sessions: positiveInt(
+      "sessions",
+      values.sessions,
+      quick ? 20_000 : 100_000,
+    ),
     out: values["no-write"] ? null : values.out ?? `${ROOT}docs/BENCHMARKS.md`,
     keep: values.keep ?? false,
     strict: values.strict ?? false,
@@ -200,6 +404,10 @@ function parseOptions(args: string[]): Options | "help" {
       ? 0
       : positiveInt("wait-quiet", values["wait-quiet"], 60),
   };
+}
+
+function selected(opts: Options, id: string): boolean {
+  return (!opts.only || opts.only.includes(id)) && !opts.skip.includes(id);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -234,6 +442,7 @@ const APP_VARIABLES = [
 
 interface Running {
   name: ServerName;
+  spec: ServerSpec;
   url: string;
   child: Deno.ChildProcess;
   log: string;
@@ -241,33 +450,63 @@ interface Running {
 }
 
 const running: Running[] = [];
+const prepared = new Set<ServerName>();
+
+async function installExpress() {
+  try {
+    await Deno.stat(`${EXPRESS_DIR}/node_modules/express-session`);
+    return;
+  } catch { /* not installed yet */ }
+  log("installing the Express peer's packages (npm install, first run only)");
+  const out = await new Deno.Command("npm", {
+    args: ["install", "--no-audit", "--no-fund"],
+    cwd: EXPRESS_DIR,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `npm install in bench/peers/express failed:\n${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+}
 
 /**
  * Starts a server with its stdout and stderr going straight to a log file (through `sh`'s
  * redirection, then `exec`, so the pid is the server's): the app logs a line per request,
  * and relaying that through this process would cost CPU the benchmark is measuring.
  */
-async function startServer(name: ServerName, tmp: string): Promise<Running> {
-  const spec: ServerSpec = SERVERS[name];
+export async function startServer(
+  name: ServerName,
+  tmp: string,
+  tag: string = name,
+): Promise<Running> {
+  const spec: ServerSpec = specOf(name);
+  if (spec.prepare && !prepared.has(name)) {
+    await spec.prepare();
+    prepared.add(name);
+  }
   const port = freePort();
   const env = Deno.env.toObject();
   for (const v of APP_VARIABLES) delete env[v];
   for (const [k, v] of Object.entries(spec.env ?? {})) {
-    env[k] = v.replaceAll("{tmp}", tmp);
+    env[k] = v.replaceAll("{tmp}", tmp).replaceAll("{tag}", tag);
   }
   env.PORT = String(port);
   env.HOST = "127.0.0.1";
-  const log = `${tmp}/${name}.log`;
+  const log = `${tmp}/${tag}.log`;
+  const cmd = spec.cmd.map((a) => a === "{deno}" ? Deno.execPath() : a);
   const child = new Deno.Command("/bin/sh", {
     args: [
       "-c",
       'log="$1"; shift; exec "$@" >"$log" 2>&1',
       "sh",
       log,
-      Deno.execPath(),
-      ...spec.args,
+      ...cmd,
     ],
-    cwd: ROOT,
+    cwd: spec.cwd ?? ROOT,
     env,
     clearEnv: true,
     stdin: "null",
@@ -276,6 +515,7 @@ async function startServer(name: ServerName, tmp: string): Promise<Running> {
   }).spawn();
   const server: Running = {
     name,
+    spec,
     url: `http://127.0.0.1:${port}`,
     child,
     log,
@@ -309,23 +549,27 @@ async function tail(path: string, lines = 20): Promise<string> {
   }
 }
 
-async function stopAll() {
-  for (const server of running.splice(0)) {
-    if (server.exited) continue;
+async function stop(server: Running) {
+  const at = running.indexOf(server);
+  if (at >= 0) running.splice(at, 1);
+  if (server.exited) return;
+  try {
+    server.child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  const done = await Promise.race([
+    server.child.status.then(() => true),
+    sleep(5000).then(() => false),
+  ]);
+  if (!done) {
     try {
-      server.child.kill("SIGTERM");
+      server.child.kill("SIGKILL");
     } catch { /* already gone */ }
-    const done = await Promise.race([
-      server.child.status.then(() => true),
-      sleep(3000).then(() => false),
-    ]);
-    if (!done) {
-      try {
-        server.child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await server.child.status;
-    }
+    await server.child.status;
   }
+}
+
+export async function stopAll() {
+  for (const server of [...running]) await stop(server);
 }
 
 /** CPU time (user + system, all threads) a process has used, in milliseconds. */
@@ -343,9 +587,12 @@ async function cpuMs(pid: number): Promise<number | null> {
 
 /**
  * CPU time per thread of a process, in ms, grouped by thread name; the main thread (the one
- * running JavaScript in Deno) is reported as "main (JS)".
+ * running JavaScript in Deno and Node) is reported as "main (JS)".
  */
-async function threadCpu(pid: number): Promise<Map<string, number>> {
+async function threadCpu(
+  pid: number,
+  mainName = "main (JS)",
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   try {
     for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
@@ -354,7 +601,7 @@ async function threadCpu(pid: number): Promise<Map<string, number>> {
           `/proc/${pid}/task/${task.name}/stat`,
         );
         const name = task.name === String(pid)
-          ? "main (JS)"
+          ? mainName
           : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
         const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
         const ms = (Number(f[11]) + Number(f[12])) * 10;
@@ -363,6 +610,20 @@ async function threadCpu(pid: number): Promise<Map<string, number>> {
     }
   } catch { /* not Linux, or the process ended */ }
   return out;
+}
+
+/** Resident memory of a process (VmRSS) and its peak (VmHWM), in MiB. */
+async function rssMiB(
+  pid: number,
+): Promise<{ rss: number; peak: number } | null> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = (field: string) =>
+      Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1]);
+    return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+  } catch {
+    return null;
+  }
 }
 
 /** Busy and total jiffies of the whole machine, from /proc/stat. */
@@ -404,18 +665,21 @@ async function busyShare(ms: number): Promise<number | null> {
 
 /**
  * Other processes on a 2-core machine change the numbers a lot: waits (up to `seconds`)
- * for a 2 s window with less than 15 % of the machine busy, and says what it found.
+ * for a window of `windowMs` with less than 15 % of the machine busy, and says what it found.
  */
-async function waitForQuiet(seconds: number): Promise<number | null> {
+async function waitForQuiet(
+  seconds: number,
+  windowMs = 2000,
+): Promise<number | null> {
   const deadline = Date.now() + seconds * 1000;
   for (let said = false;;) {
-    const busy = await busyShare(2000);
+    const busy = await busyShare(windowMs);
     if (busy === null || busy < 0.15 || Date.now() >= deadline) return busy;
     if (!said) {
       log(
         `machine ${
           (busy * 100).toFixed(0)
-        } % busy before the start: waiting up to ${seconds} s for it to calm down`,
+        } % busy: waiting up to ${seconds} s for it to calm down`,
       );
       said = true;
     }
@@ -423,56 +687,102 @@ async function waitForQuiet(seconds: number): Promise<number | null> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Sessions and counters, through the app itself
+// Sessions and counters, through the servers themselves
 
-/** Opens `count` sessions with the app (first visits) and returns their ids. */
-async function openSessions(url: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
+/** Runs `task(i)` for i in [0, count) with at most `concurrency` at once, in order of i. */
+async function pool<T>(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        out[i] = await task(i);
+      }
+    }),
+  );
+  return out;
+}
+
+/** The value of the session cookie a response sets, "" when it clears it, null if none. */
+function sessionCookieOf(res: Response): string | null {
+  const cookie = res.headers.getSetCookie().find((c) =>
+    c.startsWith(`${COOKIE_NAME}=`)
+  );
+  return cookie === undefined
+    ? null
+    : cookie.slice(COOKIE_NAME.length + 1).split(";")[0];
+}
+
+/** Opens `count` sessions with a server (first visits) and returns their ids. */
+async function openSessions(
+  url: string,
+  count: number,
+  concurrency = 8,
+): Promise<string[]> {
+  return await pool(count, concurrency, async () => {
     const res = await fetch(`${url}/`);
     await res.body?.cancel();
     if (res.status !== 200) {
       throw new Error(`opening a session: GET / answered ${res.status}`);
     }
-    const cookie = res.headers.getSetCookie().find((c) =>
-      c.startsWith(`${COOKIE_NAME}=`)
-    );
-    if (!cookie) throw new Error("opening a session: no session cookie set");
-    ids.push(cookie.slice(COOKIE_NAME.length + 1).split(";")[0]);
-  }
-  return ids;
+    const id = sessionCookieOf(res);
+    if (!id) throw new Error("opening a session: no session cookie set");
+    return id;
+  });
 }
 
 interface Me {
   hits: number;
   visits: number;
+  /** The session cookie the response set (cookie mode re-issues it), if any. */
+  cookie: string | null;
+  scores?: Record<string, { answered: number }>;
 }
 
-async function me(url: string, id: string): Promise<Me> {
-  const res = await fetch(`${url}/api/me`, {
+/**
+ * A session's visits and the site's hits, as the server shows them: `GET /api/me` for the
+ * app, the peer's page (`id="visits"`, `id="hits"`) for a peer. Either way the numbers
+ * count the reading request itself, which is then stored as counted.
+ */
+async function me(server: Running, id: string): Promise<Me> {
+  const page = server.spec.kind === "peer";
+  const res = await fetch(`${server.url}${page ? "/" : "/api/me"}`, {
     headers: { cookie: `${COOKIE_NAME}=${id}` },
   });
   if (res.status !== 200) {
     await res.body?.cancel();
-    throw new Error(`GET /api/me answered ${res.status}`);
+    throw new Error(`${server.name}: reading counters answered ${res.status}`);
   }
-  return await res.json();
+  const cookie = sessionCookieOf(res);
+  if (!page) return { ...(await res.json()), cookie };
+  const html = await res.text();
+  const number = (name: string) => {
+    const m = html.match(new RegExp(`id="${name}">(\\d+)<`));
+    if (!m) throw new Error(`${server.name}: no ${name} on its page`);
+    return Number(m[1]);
+  };
+  return { hits: number("hits"), visits: number("visits"), cookie };
 }
 
 /**
- * Reads the counters through GET /api/me, which answers the stored value plus one (itself)
- * and then counts itself. `before` reads every session in order and ends with the hits
- * counter as stored; `after` starts with the hits counter as stored before it.
+ * Reads the counters through `me`, which answers the stored value plus one (itself) and
+ * then counts itself. `before` reads every session in order and ends with the hits counter
+ * as stored; `after` starts with the hits counter as stored before it.
  */
 async function readCounters(
-  url: string,
+  server: Running,
   ids: string[],
   when: "before" | "after",
 ) {
   const visits: number[] = [];
   let hits = 0;
   for (let i = 0; i < ids.length; i++) {
-    const m = await me(url, ids[i]);
+    const m = await me(server, ids[i]);
     visits.push(when === "before" ? m.visits : m.visits - 1);
     if (when === "before") hits = m.hits;
     else if (i === 0) hits = m.hits - 1;
@@ -495,15 +805,23 @@ interface WrkResult {
   p90_us: number;
   p99_us: number;
   max_us: number;
+  /** With a request list (BENCH_REQUESTS): answers by status, fillers, threads run out. */
+  ok2xx: number;
+  conflict: number;
+  other: number;
+  fillers: number;
+  exhausted: number;
+  /** Lines each thread sent. */
+  sent: number[];
 }
 
-async function wrk(
+function wrkCommand(
   opts: Options,
   url: string,
   seconds: number,
   env: Record<string, string>,
-): Promise<{ result: WrkResult; text: string }> {
-  const cmd = new Deno.Command("wrk", {
+): Deno.Command {
+  return new Deno.Command("wrk", {
     args: [
       `-t${opts.threads}`,
       `-c${opts.connections}`,
@@ -517,9 +835,30 @@ async function wrk(
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+function parseWrk(output: Deno.CommandOutput, ignoreExit = false) {
+  const text = new TextDecoder().decode(output.stdout);
+  const err = new TextDecoder().decode(output.stderr);
+  const line = text.split("\n").find((l) => l.startsWith("BENCH_JSON "));
+  if ((!output.success && !ignoreExit) || !line) {
+    throw new Error(`wrk failed (exit ${output.code}):\n${text}${err}`);
+  }
+  return {
+    result: JSON.parse(line.slice("BENCH_JSON ".length)) as WrkResult,
+    text,
+  };
+}
+
+async function wrk(
+  opts: Options,
+  url: string,
+  seconds: number,
+  env: Record<string, string>,
+): Promise<{ result: WrkResult; text: string }> {
   let output;
   try {
-    output = await cmd.output();
+    output = await wrkCommand(opts, url, seconds, env).output();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new Error(
@@ -528,24 +867,178 @@ async function wrk(
     }
     throw error;
   }
-  const text = new TextDecoder().decode(output.stdout);
-  const err = new TextDecoder().decode(output.stderr);
-  const line = text.split("\n").find((l) => l.startsWith("BENCH_JSON "));
-  if (!output.success || !line) {
-    throw new Error(`wrk failed (exit ${output.code}):\n${text}${err}`);
+  return parseWrk(output);
+}
+
+/** Runs wrk until `done()` says so (checked every 250 ms) or `maxSeconds` pass. */
+async function wrkUntil(
+  opts: Options,
+  url: string,
+  maxSeconds: number,
+  env: Record<string, string>,
+  done: () => Promise<boolean>,
+): Promise<WrkResult> {
+  const child = wrkCommand(opts, url, maxSeconds, env).spawn();
+  let exited = false;
+  const output = child.output().finally(() => exited = true);
+  while (!exited) {
+    await sleep(250);
+    if (!exited && await done()) {
+      try {
+        child.kill("SIGINT"); // wrk stops, prints its summary and calls done()
+      } catch { /* already gone */ }
+      break;
+    }
   }
-  return { result: JSON.parse(line.slice("BENCH_JSON ".length)), text };
+  return parseWrk(await output, true).result;
+}
+
+// ---------------------------------------------------------------------------------------
+// The answer stream: (session, question) pairs, each sent once
+
+interface QuizInfo {
+  id: string;
+  questions: { id: string; choices: string[] }[];
+}
+
+async function quizzesOf(url: string): Promise<QuizInfo[]> {
+  const list = await (await fetch(`${url}/api/quizzes`)).json() as {
+    id: string;
+  }[];
+  return await Promise.all(
+    list.map(async ({ id }) =>
+      await (await fetch(`${url}/api/quizzes/${id}`)).json() as QuizInfo
+    ),
+  );
+}
+
+interface AnswerLine {
+  session: number;
+  quiz: string;
+}
+
+interface AnswerPlan {
+  file: string;
+  ids: string[];
+  /** Each line's session and quiz, in file order. */
+  lines: AnswerLine[];
+}
+
+/**
+ * Opens enough fresh sessions for `count` answers and writes the list wrk sends: question
+ * by question, each session in turn (so one session's answers are far apart and never
+ * in flight together), choices at random.
+ */
+async function answerPlan(
+  server: Running,
+  quizzes: QuizInfo[],
+  count: number,
+  file: string,
+): Promise<AnswerPlan> {
+  const questions = quizzes.flatMap((quiz) =>
+    quiz.questions.map((q) => ({ quiz: quiz.id, q }))
+  );
+  const ids = await openSessions(
+    server.url,
+    Math.max(1, Math.ceil(count / questions.length)),
+    16,
+  );
+  const text: string[] = [];
+  const lines: AnswerLine[] = [];
+  for (const { quiz, q } of questions) {
+    for (let s = 0; s < ids.length && lines.length < count; s++) {
+      const choice = Math.floor(Math.random() * q.choices.length);
+      text.push(
+        `${ids[s]}\t/api/quizzes/${quiz}/answers\t${
+          JSON.stringify({ questionId: q.id, choice })
+        }`,
+      );
+      lines.push({ session: s, quiz });
+    }
+  }
+  await Deno.writeTextFile(file, text.join("\n") + "\n");
+  return { file, ids, lines };
+}
+
+interface AnswersCheck {
+  sessions: number;
+  /** Lines in the list, and how many wrk sent. */
+  planned: number;
+  sent: number;
+  ok2xx: number;
+  conflict: number;
+  other: number;
+  /** Threads that sent their whole share before the end. */
+  exhausted: number;
+  /** Sum of the sessions' answered counts (GET /api/me). */
+  stored: number;
+  /** Sum of the visits these sessions gained (first visit and the reading excluded). */
+  visits: number;
+  /** (session, quiz) with more answered than were sent to it: a double score. */
+  overflow: number;
+  slack: number;
+  ok: boolean;
+}
+
+async function checkAnswers(
+  server: Running,
+  plan: AnswerPlan,
+  result: WrkResult,
+  threads: number,
+  slack: number,
+): Promise<AnswersCheck> {
+  // Thread t sent the first sent[t] of the lines whose index is t modulo the threads.
+  const sentTo = new Map<string, number>();
+  const taken = new Array(threads).fill(0);
+  let sent = 0;
+  plan.lines.forEach((line, i) => {
+    const t = i % threads;
+    if (taken[t] < (result.sent[t] ?? 0)) {
+      taken[t]++;
+      sent++;
+      const key = `${line.session}/${line.quiz}`;
+      sentTo.set(key, (sentTo.get(key) ?? 0) + 1);
+    }
+  });
+  const mes = await pool(plan.ids.length, 16, (s) => me(server, plan.ids[s]));
+  let stored = 0;
+  let visits = 0;
+  let overflow = 0;
+  mes.forEach((m, s) => {
+    // Stored visits: 1 (the first visit) + one per counted answer; the reading adds 1.
+    visits += m.visits - 2;
+    for (const [quiz, score] of Object.entries(m.scores ?? {})) {
+      stored += score.answered;
+      if (score.answered > (sentTo.get(`${s}/${quiz}`) ?? 0)) overflow++;
+    }
+  });
+  const extra = stored - result.ok2xx;
+  return {
+    sessions: plan.ids.length,
+    planned: plan.lines.length,
+    sent,
+    ok2xx: result.ok2xx,
+    conflict: result.conflict,
+    other: result.other,
+    exhausted: result.exhausted,
+    stored,
+    visits,
+    overflow,
+    slack,
+    ok: result.conflict === 0 && result.other === 0 && overflow === 0 &&
+      extra >= 0 && extra <= slack && stored <= sent && visits === stored,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
 // One scenario
 
 interface Exactness {
-  /** Responses wrk received (complete) during the measured run. */
+  /** Counted responses wrk received (complete) during the measured run. */
   acknowledged: number;
   /** What the hits counter grew by over the same run. */
   counted: number;
-  /** What the sessions' visit counters grew by, when the scenario has sessions. */
+  /** What the sessions' visit counters grew by, when the scenario has server-side ones. */
   visits: number | null;
   /** Requests the server may legitimately have answered after wrk stopped reading. */
   slack: number;
@@ -555,6 +1048,7 @@ interface Exactness {
 interface Outcome {
   scenario: Scenario;
   wrk: WrkResult;
+  /** Counted 2xx responses per second (for the answer stream: acknowledged answers). */
   rps: number;
   /** App CPU time per request in microseconds, and the server's CPU use in cores. */
   cpuPerRequestUs: number | null;
@@ -567,6 +1061,7 @@ interface Outcome {
   wrkCores: number | null;
   otherCores: number | null;
   exactness: Exactness | null;
+  answers: AnswersCheck | null;
 }
 
 async function runScenario(
@@ -582,8 +1077,9 @@ async function runScenario(
     BENCH_BODY: scenario.body ?? "",
     BENCH_CONTENT_TYPE: scenario.contentType ?? "",
     BENCH_COOKIES: "",
+    BENCH_REQUESTS: "",
   };
-  const ids = scenario.session === "returning" || scenario.counted
+  const ids = scenario.session !== "none" || scenario.counted
     ? await sessions()
     : [];
   if (scenario.session === "returning") {
@@ -591,70 +1087,114 @@ async function runScenario(
     await Deno.writeTextFile(file, ids.join("\n") + "\n");
     env.BENCH_COOKIES = file;
   }
-  const url = server.url + scenario.path;
+  const url = server.url +
+    (scenario.session === "answers" ? "" : scenario.path);
 
-  // One request by hand first: a scenario that fails should say why, not show 100% non-2xx.
-  const probe = await fetch(url, {
-    method: scenario.method ?? "GET",
-    body: scenario.body,
-    headers: {
-      ...(scenario.contentType ? { "content-type": scenario.contentType } : {}),
-      ...(scenario.session === "returning"
-        ? { cookie: `${COOKIE_NAME}=${ids[0]}` }
-        : {}),
-    },
-  });
-  await probe.body?.cancel();
-  if (probe.status < 200 || probe.status > 299) {
-    throw new Error(`${scenario.id}: ${url} answered ${probe.status}`);
+  let quizzes: QuizInfo[] = [];
+  if (scenario.session === "answers") {
+    quizzes = await quizzesOf(server.url);
+  } else {
+    // One request by hand first: a scenario that fails should say why, not show 100% non-2xx.
+    const probe = await fetch(url, {
+      method: scenario.method ?? "GET",
+      body: scenario.body,
+      headers: {
+        ...(scenario.contentType
+          ? { "content-type": scenario.contentType }
+          : {}),
+        ...(scenario.session === "returning"
+          ? { cookie: `${COOKIE_NAME}=${ids[0]}` }
+          : {}),
+      },
+    });
+    await probe.body?.cancel();
+    if (probe.status < 200 || probe.status > 299) {
+      throw new Error(`${scenario.id}: ${url} answered ${probe.status}`);
+    }
   }
 
   log(`  ${scenario.id}: warm-up ${opts.warmup} s`);
-  await wrk(opts, url, opts.warmup, env);
+  let answerRate = ANSWER_RATE_CAP;
+  if (scenario.session === "answers") {
+    const plan = await answerPlan(
+      server,
+      quizzes,
+      ANSWER_RATE_CAP * opts.warmup,
+      `${tmp}/answers-warmup.txt`,
+    );
+    const { result } = await wrk(opts, url, opts.warmup, {
+      ...env,
+      BENCH_REQUESTS: plan.file,
+    });
+    if (result.exhausted === 0) {
+      answerRate = result.ok2xx / (result.duration_us / 1e6);
+    }
+  } else {
+    await wrk(opts, url, opts.warmup, env);
+  }
   // Requests cut off when wrk stopped may still be finishing: let them land.
   await sleep(500);
+
+  // The answer list for the measured run: twice the warm-up's rate, so it does not run out.
+  let plan: AnswerPlan | null = null;
+  if (scenario.session === "answers") {
+    const count = Math.ceil(Math.max(500, 2 * answerRate) * opts.duration);
+    log(
+      `  ${scenario.id}: ${count} answers listed (warm-up ran at ${
+        int(answerRate)
+      }/s)`,
+    );
+    plan = await answerPlan(server, quizzes, count, `${tmp}/answers.txt`);
+    env.BENCH_REQUESTS = plan.file;
+  }
 
   // Only the counting scenarios read counters; the "before" reads set the baseline.
   const checked = scenario.session === "returning" ? ids : ids.slice(0, 1);
   const before = scenario.counted
-    ? await readCounters(server.url, checked, "before")
+    ? await readCounters(server, checked, "before")
     : null;
 
   log(`  ${scenario.id}: measuring ${opts.duration} s`);
   const cpu0 = await cpuMs(server.child.pid);
-  const threads0 = await threadCpu(server.child.pid);
+  const mainName = server.spec.noJsThread ? "main" : "main (JS)";
+  const threads0 = await threadCpu(server.child.pid, mainName);
   const m0 = await machineCpu();
   const self0 = await selfCpu();
   const t0 = performance.now();
   const { result } = await wrk(opts, url, opts.duration, env);
   const elapsed = performance.now() - t0;
   const cpu1 = await cpuMs(server.child.pid);
-  const threads1 = await threadCpu(server.child.pid);
+  const threads1 = await threadCpu(server.child.pid, mainName);
   const m1 = await machineCpu();
   const self1 = await selfCpu();
   await sleep(500);
 
+  // Up to one request per connection may be in flight when wrk stops (the server answers
+  // and counts it, wrk no longer reads it); a timed-out or broken one may still have landed.
+  const slack = opts.connections + result.timeout + result.read + result.write;
+  const acknowledged = plan ? result.ok2xx : result.requests - result.status;
   let exactness: Exactness | null = null;
   if (before) {
-    const after = await readCounters(server.url, checked, "after");
+    const after = await readCounters(server, checked, "after");
     const counted = after.hits - before.hits;
-    const visits = scenario.session === "returning"
-      ? after.visits.reduce((a, b, i) => a + b - before.visits[i], 0)
-      : null;
-    // Up to one request per connection may be in flight when wrk stops (the server answers
-    // and counts it, wrk no longer reads it); a timed-out or broken one may still have landed.
-    const slack = opts.connections + result.timeout + result.read +
-      result.write;
-    const diff = counted - result.requests;
+    const visits =
+      scenario.session === "returning" && !server.spec.visitsInCookie
+        ? after.visits.reduce((a, b, i) => a + b - before.visits[i], 0)
+        : null;
+    const diff = counted - acknowledged;
     exactness = {
-      acknowledged: result.requests,
+      acknowledged,
       counted,
       visits,
       slack,
       ok: diff >= 0 && diff <= slack && (visits === null || visits === counted),
     };
   }
-  const rps = result.requests / (result.duration_us / 1e6);
+  const answers = plan
+    ? await checkAnswers(server, plan, result, opts.threads, slack)
+    : null;
+  const rps = (plan ? result.ok2xx : result.requests) /
+    (result.duration_us / 1e6);
   // Machine CPU time (jiffies of 10 ms, summed over CPUs) not used by the server, wrk or us.
   let otherCores: number | null = null;
   if (m0 && m1 && cpu0 !== null && cpu1 !== null && self0 && self1) {
@@ -692,7 +1232,431 @@ async function runScenario(
       ? (self1.children - self0.children) / elapsed
       : null,
     exactness,
+    answers,
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// Lost updates: many concurrent requests of ONE session
+
+interface LostUpdates {
+  server: ServerName;
+  requests: number;
+  ok: number;
+  /** Non-2xx answers and requests that failed (e.g. a refused connection). */
+  failed: number;
+  visitsGained: number;
+  hitsGained: number;
+}
+
+/**
+ * Opens a session, then sends `n` concurrent `GET /` with its cookie and compares what the
+ * session's visits and the site's hits grew by with the 2xx answers. When responses re-issue
+ * the cookie (cookie mode), the client keeps the one that arrived last, as a browser would.
+ */
+export async function lostUpdates(
+  server: Running,
+  n: number,
+): Promise<LostUpdates> {
+  const [first] = await openSessions(server.url, 1);
+  const before = await me(server, first);
+  let cookie = before.cookie || first;
+  let ok = 0;
+  let failed = 0;
+  let latest: string | null = null;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      try {
+        const res = await fetch(`${server.url}/`, {
+          headers: { cookie: `${COOKIE_NAME}=${cookie}` },
+        });
+        await res.body?.cancel();
+        if (res.ok) ok++;
+        else failed++;
+        latest = sessionCookieOf(res) || latest;
+      } catch {
+        failed++;
+      }
+    }),
+  );
+  cookie = latest || cookie;
+  const after = await me(server, cookie);
+  return {
+    server: server.name,
+    requests: n,
+    ok,
+    failed,
+    visitsGained: after.visits - 1 - before.visits,
+    hitsGained: after.hits - 1 - before.hits,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// KV operations per request by route, and group-commit batch sizes (bench/instrumented.ts)
+
+interface StoreCounts {
+  get: number;
+  getMany: number;
+  getManyKeys: number;
+  list: number;
+  listed: number;
+  set: number;
+  delete: number;
+  commits: number;
+  conflicts: number;
+  mutations: Record<string, number>;
+  checks: number;
+  mutationsPerCommit: Record<string, number>;
+}
+
+interface CommitterStats {
+  commits: number;
+  writes: number;
+  largestBatch: number;
+  batchSizes: Record<string, number>;
+}
+
+async function storeStats(
+  server: Running,
+): Promise<{ counts: StoreCounts; committer: CommitterStats | null }> {
+  return await (await fetch(`${server.url}/__bench/stats`)).json();
+}
+
+async function resetStats(server: Running) {
+  const res = await fetch(`${server.url}/__bench/reset`, { method: "POST" });
+  await res.body?.cancel();
+}
+
+interface RouteOps {
+  label: string;
+  status: number;
+  counts: StoreCounts;
+}
+
+interface SessionBytes {
+  label: string;
+  cookieBytes: number;
+  keys: { key: string; keyBytes: number; valueBytes: number }[];
+}
+
+interface KvOps {
+  mode: "kv" | "cookie";
+  routes: RouteOps[];
+  bytes: SessionBytes[];
+}
+
+/**
+ * One request per route kind, in order, on one client, with the store's counts reset
+ * before each: what each request asked of the store. Requests run one at a time, so no
+ * read or commit is shared with another request's.
+ */
+export async function kvOpsByRoute(server: Running): Promise<KvOps> {
+  let cookie = "";
+  let csrf = "";
+  const quizzes = await quizzesOf(server.url);
+  const http = quizzes.find((q) => q.id === "http") ?? quizzes[0];
+  const [q0, q1] = http.questions;
+  const username = `bench${Date.now().toString(36)}`;
+  const password = "correct horse battery staple";
+  const call = async (
+    method: string,
+    path: string,
+    body?: string,
+    type?: string,
+  ) => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      body,
+      redirect: "manual",
+      headers: {
+        ...(cookie ? { cookie: `${COOKIE_NAME}=${cookie}` } : {}),
+        ...(type ? { "content-type": type } : {}),
+      },
+    });
+    const text = await res.text();
+    const set = sessionCookieOf(res);
+    if (set !== null) cookie = set;
+    csrf = text.match(/name="_csrf" value="([^"]+)"/)?.[1] ?? csrf;
+    return { status: res.status, text };
+  };
+  const routes: RouteOps[] = [];
+  const step = async (
+    label: string,
+    expect: number,
+    method: string,
+    path: string,
+    body?: () => string,
+    type?: string,
+  ) => {
+    await resetStats(server);
+    const { status, text } = await call(method, path, body?.(), type);
+    if (status !== expect) {
+      throw new Error(
+        `kv-ops: ${label} answered ${status} (expected ${expect}): ${
+          text.slice(0, 200)
+        }`,
+      );
+    }
+    routes.push({ label, status, counts: (await storeStats(server)).counts });
+  };
+  const bytes: SessionBytes[] = [];
+  const measureBytes = async (label: string) => {
+    const res = await fetch(`${server.url}/__bench/session-bytes`, {
+      headers: { cookie: `${COOKIE_NAME}=${cookie}` },
+    });
+    bytes.push({ label, ...(await res.json()) });
+  };
+  const json = "application/json";
+  const form = "application/x-www-form-urlencoded";
+  const answer = (id: string) => () =>
+    JSON.stringify({ questionId: id, choice: 0 });
+
+  await step("first visit `GET /`", 200, "GET", "/");
+  await measureBytes("new session (first visit)");
+  await step("returning `GET /`", 200, "GET", "/");
+  await step("`GET /api/me`", 200, "GET", "/api/me");
+  await step("`GET /quiz/http`", 200, "GET", "/quiz/http");
+  await step(
+    "answer `POST /api/quizzes/http/answers` (JSON)",
+    200,
+    "POST",
+    "/api/quizzes/http/answers",
+    answer(q0.id),
+    json,
+  );
+  await step(
+    "answer `POST /quiz/http/answer` (form, `_csrf`)",
+    303,
+    "POST",
+    "/quiz/http/answer",
+    () =>
+      new URLSearchParams({ questionId: q1.id, choice: "1", _csrf: csrf })
+        .toString(),
+    form,
+  );
+  await step(
+    "like `POST /likes` (form, `_csrf`)",
+    303,
+    "POST",
+    "/likes",
+    () =>
+      new URLSearchParams({ item: `${http.id}/${q0.id}`, _csrf: csrf })
+        .toString(),
+    form,
+  );
+  // The rest of the 30 questions, unmeasured, for the size of a session that did them all.
+  for (const quiz of quizzes) {
+    for (const q of quiz.questions) {
+      if (quiz === http && (q === q0 || q === q1)) continue;
+      const { status } = await call(
+        "POST",
+        `/api/quizzes/${quiz.id}/answers`,
+        answer(q.id)(),
+        json,
+      );
+      if (status !== 200) throw new Error(`kv-ops: answering gave ${status}`);
+    }
+  }
+  await measureBytes("anonymous, all 30 questions answered, 1 like");
+  await step(
+    "register `POST /api/register` (rotates the id)",
+    200,
+    "POST",
+    "/api/register",
+    () => JSON.stringify({ username, password }),
+    json,
+  );
+  await measureBytes("logged in (progress moved to the user record)");
+  await step(
+    "logout `POST /api/logout`",
+    200,
+    "POST",
+    "/api/logout",
+    () => "",
+    json,
+  );
+  await call("GET", "/");
+  await step(
+    "login `POST /api/login` (rotates the id)",
+    200,
+    "POST",
+    "/api/login",
+    () => JSON.stringify({ username, password }),
+    json,
+  );
+  await step("returning `GET /` (logged in)", 200, "GET", "/");
+  await step("`GET /api/me` (logged in)", 200, "GET", "/api/me");
+  await step("`GET /quiz/http` (logged in)", 200, "GET", "/quiz/http");
+  await step(
+    "answer `POST /api/quizzes/http/answers` (logged in: 409, answered before)",
+    409,
+    "POST",
+    "/api/quizzes/http/answers",
+    answer(q0.id),
+    json,
+  );
+  return {
+    mode: server.spec.visitsInCookie ? "cookie" : "kv",
+    routes,
+    bytes,
+  };
+}
+
+interface BatchRun {
+  label: string;
+  requests: number;
+  rps: number;
+  counts: StoreCounts;
+  /** The committer's batch sizes (requests per commit) over the run. */
+  batchSizes: Record<string, number>;
+  commits: number;
+  largestBatch: number;
+}
+
+/** The group committer's batches (and the store's operations) under wrk's load. */
+async function groupCommit(
+  opts: Options,
+  server: Running,
+  seconds: number,
+  tmp: string,
+): Promise<BatchRun[]> {
+  const ids = await openSessions(server.url, opts.connections);
+  const file = `${tmp}/cookies-group-commit.txt`;
+  await Deno.writeTextFile(file, ids.join("\n") + "\n");
+  const runs: BatchRun[] = [];
+  for (
+    const [label, cookies] of [
+      ["returning visitor `GET /`", file],
+      ["first visit `GET /`", ""],
+    ] as const
+  ) {
+    const env = { BENCH_COOKIE_NAME: COOKIE_NAME, BENCH_COOKIES: cookies };
+    await wrk(opts, `${server.url}/`, 1, env); // warm-up
+    await sleep(300);
+    await resetStats(server);
+    const before = (await storeStats(server)).committer!;
+    const { result } = await wrk(opts, `${server.url}/`, seconds, env);
+    await sleep(300);
+    const { counts, committer } = await storeStats(server);
+    const batchSizes: Record<string, number> = {};
+    for (const [bucket, n] of Object.entries(committer!.batchSizes)) {
+      const d = n - (before.batchSizes[bucket] ?? 0);
+      if (d > 0) batchSizes[bucket] = d;
+    }
+    runs.push({
+      label,
+      requests: result.requests,
+      rps: result.requests / (result.duration_us / 1e6),
+      counts,
+      batchSizes,
+      commits: committer!.commits - before.commits,
+      largestBatch: committer!.largestBatch,
+    });
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------------------------------
+// RSS after many sessions, and KV bytes per session at that size
+
+interface RssRun {
+  who: string;
+  /** "new": every request a first visit; "returning": the same 50 sessions throughout. */
+  mode: "new" | "returning";
+  /** Sessions in the server at the end (exact for the app: counted in its store). */
+  sessions: number;
+  exact: boolean;
+  /** Counted requests served (the hit counter). */
+  requests: number;
+  seconds: number;
+  before: { rss: number; peak: number } | null;
+  after: { rss: number; peak: number } | null;
+  /** The app only: the KV file on disk, and the stored sessions' key+value bytes. */
+  diskBytes?: number;
+  storedKeys?: Record<string, { count: number; bytes: number }>;
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A fresh server, its RSS idle, then `count` counted requests from wrk: first visits
+ * ("new", so `count` sessions) or returning visits of 50 sessions (the control: the same
+ * load without the sessions), then its RSS again.
+ */
+async function rssAfterRequests(
+  opts: Options,
+  name: "rss" | "express" | "python",
+  mode: "new" | "returning",
+  count: number,
+  tmp: string,
+): Promise<RssRun> {
+  const tag = `${name}-${mode}`;
+  const server = await startServer(name, tmp, tag);
+  try {
+    await sleep(1000);
+    const before = await rssMiB(server.child.pid);
+    const env: Record<string, string> = { BENCH_COOKIE_NAME: COOKIE_NAME };
+    // A cookie no server knows: each poll is a first visit (counted, like the load).
+    let poll = "none";
+    if (mode === "returning") {
+      const ids = await openSessions(server.url, opts.connections);
+      env.BENCH_COOKIES = `${tmp}/cookies-${tag}.txt`;
+      await Deno.writeTextFile(env.BENCH_COOKIES, ids.join("\n") + "\n");
+      poll = ids[0];
+    }
+    const hits = async () => (await me(server, poll)).hits;
+    const t0 = performance.now();
+    await wrkUntil(
+      opts,
+      `${server.url}/`,
+      600,
+      env,
+      async () => await hits() >= count,
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    await sleep(1500);
+    const after = await rssMiB(server.child.pid);
+    const total = await hits();
+    const run: RssRun = {
+      who: name === "rss" ? "mcq-edge, kv" : WHO[name]!,
+      mode,
+      sessions: mode === "new" ? total : opts.connections,
+      exact: mode === "returning",
+      requests: total,
+      seconds,
+      before,
+      after,
+    };
+    if (name === "rss") {
+      await stop(server);
+      const path = `${tmp}/${tag}.kv.sqlite3`;
+      run.diskBytes = await fileSize(path) + await fileSize(`${path}-wal`);
+      const kv = await Deno.openKv(path);
+      try {
+        const stored: Record<string, { count: number; bytes: number }> = {};
+        for await (const entry of kv.list({ prefix: [] })) {
+          const kind = String(entry.key[0]);
+          const s = stored[kind] ??= { count: 0, bytes: 0 };
+          s.count++;
+          s.bytes += keyBytes(entry.key) + valueBytes(entry.value);
+        }
+        run.storedKeys = stored;
+        run.sessions = stored.sessions?.count ?? 0;
+        run.exact = true;
+      } finally {
+        kv.close();
+      }
+    }
+    return run;
+  } finally {
+    await stop(server);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -705,32 +1669,45 @@ function log(line: string) {
 const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const cores = (n: number | null) => n === null ? "–" : n.toFixed(2);
+const mib = (n: number | undefined) => n === undefined ? "–" : n.toFixed(1);
 /** Other processes using more than this many cores make a run's numbers doubtful. */
 const NOISY = 0.25;
 
 interface Machine {
   nproc: number;
   cpu: string;
+  memory: string;
   deno: string;
+  node: string;
+  python: string;
   wrk: string;
   loadavg: string;
   /** Share of the machine busy just before the start (other processes). */
   busyBefore: number | null;
 }
 
+async function version(cmd: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, { args }).output();
+    const text = new TextDecoder().decode(out.stdout) +
+      new TextDecoder().decode(out.stderr);
+    return text.trim().split("\n")[0];
+  } catch {
+    return "not installed";
+  }
+}
+
 async function machine(): Promise<Machine> {
   let cpu = "unknown";
+  let memory = "unknown";
   try {
     const info = await Deno.readTextFile("/proc/cpuinfo");
     cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? cpu;
+    const mem = await Deno.readTextFile("/proc/meminfo");
+    const kb = Number(mem.match(/^MemTotal:\s+(\d+)/m)?.[1]);
+    if (kb) memory = `${(kb / 1024 / 1024).toFixed(1)} GiB RAM`;
   } catch { /* not Linux */ }
-  let wrkVersion = "unknown";
-  try {
-    const out = await new Deno.Command("wrk", { args: ["-v"] }).output();
-    const text = new TextDecoder().decode(out.stdout) +
-      new TextDecoder().decode(out.stderr);
-    wrkVersion = text.match(/^wrk (\S+)/m)?.[1] ?? wrkVersion;
-  } catch { /* reported when the run needs it */ }
+  const wrkText = await version("wrk", ["-v"]);
   let loadavg = "unknown";
   try {
     loadavg = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3)
@@ -739,83 +1716,211 @@ async function machine(): Promise<Machine> {
   return {
     nproc: navigator.hardwareConcurrency,
     cpu,
+    memory,
     deno: Deno.version.deno,
-    wrk: wrkVersion,
+    node: await version("node", ["--version"]),
+    python: (await version("python3", ["--version"])).replace(/^Python /, ""),
+    wrk: wrkText.match(/^wrk (\S+)/)?.[1] ?? wrkText,
     loadavg,
     busyBefore: null,
   };
 }
 
+interface Results {
+  outcomes: Outcome[];
+  skipped: { scenario: Scenario; reason: string }[];
+  lost: LostUpdates[];
+  kvOps: KvOps[];
+  batches: BatchRun[];
+  batchSeconds: number;
+  rss: RssRun[];
+  /** Scenarios before which the bench waited for other processes to calm down. */
+  waited: string[];
+}
+
+function who(s: Scenario): string {
+  return WHO[s.server] ?? s.server;
+}
+
+function verdictOf(ratio: number | null, target: number | undefined): string {
+  if (target === undefined || ratio === null) return "";
+  return ratio >= target ? ` (≥ ${target} ✓)` : ` (< ${target} ✗)`;
+}
+
+function opsCell(c: StoreCounts): string[] {
+  const muts = Object.entries(c.mutations).map(([k, n]) => `${n} ${k}`).join(
+    " + ",
+  );
+  return [
+    String(c.get),
+    c.getMany ? `${c.getMany} (${c.getManyKeys} keys)` : "0",
+    c.list ? `${c.list} (${c.listed} entries)` : "0",
+    String(c.set + c.delete),
+    c.commits
+      ? `${c.commits}${c.conflicts ? ` (${c.conflicts} conflict)` : ""}`
+      : "0",
+    muts || "–",
+    String(c.checks),
+  ];
+}
+
+const histogram = (h: Record<string, number>) => {
+  const order = (k: string) => Number(k.split("-")[0]);
+  return Object.entries(h).sort((a, b) => order(a[0]) - order(b[0])).map((
+    [k, n],
+  ) => `${k}: ${int(n)}`).join(", ") || "–";
+};
+
 function report(
   opts: Options,
-  outcomes: Outcome[],
+  results: Results,
   host: Machine,
   started: Date,
+  finished: Date,
   command: string,
 ): string {
+  const { outcomes } = results;
   const hello = outcomes.find((o) => o.scenario.server === "hello");
+  const byId = new Map(outcomes.map((o) => [o.scenario.id, o]));
+  const ratioOf = (o: Outcome) => hello ? o.rps / hello.rps : null;
   const rows = outcomes.map((o) => {
-    const ratio = hello ? o.rps / hello.rps : null;
-    const target = o.scenario.target;
-    const verdict = target === undefined || ratio === null
-      ? ""
-      : ratio >= target
-      ? ` (≥ ${target} ✓)`
-      : ` (< ${target} ✗)`;
+    const ratio = ratioOf(o);
     const sockets = o.wrk.connect + o.wrk.read + o.wrk.write + o.wrk.timeout;
-    return `| ${o.scenario.label} | ${int(o.rps)} | ${ms(o.wrk.p50_us)} | ${
-      ms(o.wrk.p99_us)
-    } | ${
-      ratio === null ? "–" : ratio.toFixed(3)
-    }${verdict} | ${o.wrk.status} | ${sockets} | ${
+    const non2xx = o.answers
+      ? o.answers.conflict + o.answers.other
+      : o.wrk.status;
+    return `| ${who(o.scenario)} | ${o.scenario.label} | ${int(o.rps)} | ${
+      ms(o.wrk.p50_us)
+    } | ${ms(o.wrk.p99_us)} | ${ratio === null ? "–" : ratio.toFixed(3)}${
+      verdictOf(ratio, o.scenario.target)
+    } | ${non2xx} | ${sockets} | ${
       o.cpuPerRequestUs === null ? "–" : `${o.cpuPerRequestUs.toFixed(0)} µs`
     } | ${cores(o.serverCores)} | ${cores(o.jsCores)} | ${
       cores(o.wrkCores)
     } | ${cores(o.otherCores)}${(o.otherCores ?? 0) > NOISY ? " ⚠" : ""} |`;
   });
+  for (const { scenario, reason } of results.skipped) {
+    rows.push(
+      `| ${
+        who(scenario)
+      } | ${scenario.label} | not run: ${reason} | | | | | | | | | | |`,
+    );
+  }
+
+  // Against the peers.
+  const peerRows = outcomes.filter((o) => o.scenario.beats).map((o) => {
+    const cells = o.scenario.beats!.map((id) => {
+      const peer = byId.get(id);
+      if (!peer) return "–";
+      const x = o.rps / peer.rps;
+      return `${x.toFixed(1)}× ${x >= PEER_FACTOR ? "✓" : "✗"} (${
+        int(peer.rps)
+      })`;
+    });
+    const ratio = ratioOf(o);
+    return `| ${who(o.scenario)}: ${o.scenario.label} | ${int(o.rps)} | ${
+      ratio === null ? "–" : ratio.toFixed(3)
+    }${verdictOf(ratio, o.scenario.target)} | ${cells.join(" | ")} |`;
+  });
+  const firstRow = (() => {
+    const mine = byId.get("first");
+    const cookie = byId.get("cookie-first");
+    const peers = ["express-first", "python-first"].map((id) => byId.get(id));
+    if (!mine && !cookie) return [];
+    return [mine, cookie].filter((o): o is Outcome => !!o).map((o) =>
+      `| ${who(o.scenario)}: ${o.scenario.label} | ${int(o.rps)} | ${
+        ratioOf(o)?.toFixed(3) ?? "–"
+      }${verdictOf(ratioOf(o), o.scenario.target)} | ${
+        peers.map((p) =>
+          p ? `${(o.rps / p.rps).toFixed(1)}× (${int(p.rps)})` : "–"
+        ).join(" | ")
+      } |`
+    );
+  })();
+
   const exact = outcomes.filter((o) => o.exactness).map((o) => {
     const e = o.exactness!;
-    return `| ${o.scenario.label} | ${int(e.acknowledged)} | ${
-      int(e.counted)
-    } | ${e.counted - e.acknowledged} (≤ ${e.slack}) | ${
-      e.visits === null ? "–" : int(e.visits)
-    } | ${e.ok ? "exact ✓" : "MISMATCH ✗"} |`;
+    const peer = specOf(o.scenario.server).kind === "peer";
+    const diff = e.counted - e.acknowledged;
+    const visitsLost = e.visits !== null ? e.counted - e.visits : 0;
+    const hitsOk = diff >= 0 && diff <= e.slack;
+    const verdict = e.ok
+      ? "exact ✓"
+      : peer
+      ? `${
+        hitsOk ? "hits exact" : diff < 0 ? `${-diff} hits lost` : "hits over"
+      }${visitsLost !== 0 ? `, ${visitsLost} visits lost` : ""} (peer)`
+      : "MISMATCH ✗";
+    return `| ${who(o.scenario)} | ${o.scenario.label} | ${
+      int(e.acknowledged)
+    } | ${int(e.counted)} | ${diff} (≤ ${e.slack}) | ${
+      e.visits === null
+        ? specOf(o.scenario.server).visitsInCookie &&
+            o.scenario.session === "returning"
+          ? "in the cookie"
+          : "–"
+        : int(e.visits)
+    } | ${verdict} |`;
   });
-  return [
+
+  const lines: string[] = [
     `## Latest run`,
     ``,
-    `- date: ${started.toISOString()}`,
-    `- machine: ${host.nproc} CPUs (nproc), ${host.cpu}; load average at start ${host.loadavg}, ${
+    `- date: ${started.toISOString()} (took ${
+      ((finished.getTime() - started.getTime()) / 60000).toFixed(1)
+    } min)`,
+    `- machine: ${host.nproc} CPUs (nproc), ${host.cpu}, ${host.memory}; load average at start ${host.loadavg}, ${
       host.busyBefore === null
         ? "busy share unknown"
         : `${(host.busyBefore * 100).toFixed(0)} % busy just before`
     }`,
-    `- deno ${host.deno}, wrk ${host.wrk}`,
+    `- deno ${host.deno}, node ${host.node}, python ${host.python}, wrk ${host.wrk}`,
     `- command: \`${command}\``,
-    `- load: \`wrk -t${opts.threads} -c${opts.connections} -d${opts.duration}s --latency -s bench/wrk.lua\`, after a ${opts.warmup} s warm-up per scenario; wrk runs on the same machine`,
-    `- servers: ${
-      Object.values(SERVERS).map((s) => s.describe).join("; ")
-    }; stdout/stderr to a file`,
+    `- load: \`wrk -t${opts.threads} -c${opts.connections} -d${opts.duration}s --latency -s bench/wrk.lua\` for every scenario, after a ${opts.warmup} s warm-up; wrk runs on the same machine`,
+    `- servers (each its own process, stdout/stderr to a file): ${
+      (Object.keys(WHO) as ServerName[]).map((n) => SERVERS[n].describe).join(
+        "; ",
+      )
+    }`,
+    ...(results.waited.length
+      ? [
+        `- waited for other processes to calm down before: ${
+          results.waited.join(", ")
+        }`,
+      ]
+      : []),
     ``,
-    `| scenario | req/s | p50 | p99 | ratio to hello (target) | non-2xx | socket errors | server CPU / req | server CPU (cores) | its JS thread (cores) | wrk CPU (cores) | other processes (cores) |`,
-    `| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| who | scenario | req/s | p50 | p99 | ratio to hello (target) | non-2xx | socket errors | server CPU / req | server CPU (cores) | its JS thread (cores) | wrk CPU (cores) | other processes (cores) |`,
+    `| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...rows,
     ``,
     `Returning visitors: ${opts.connections} sessions are opened first (one first visit each);`,
     `each wrk thread sends its share of them round-robin (wrk has no per-connection hook), so`,
-    `each session has about one request in flight at a time. "server CPU / req" is the server`,
-    `process's user+system time (all its threads) over the run divided by the requests wrk`,
-    `completed. "other processes" is machine CPU time used by neither the server, wrk nor the`,
-    `bench; above ${NOISY} cores (⚠) the machine was shared and the numbers are doubtful.`,
-    `"its JS thread" is the server's main thread alone: JavaScript runs only there, so near`,
-    `1.00 the server is bound by its JavaScript whatever the number of cores.`,
+    `each session has about one request in flight at a time. In cookie mode the cookie sent is`,
+    `the sealed value from that first visit's \`Set-Cookie\`, every request: each counted`,
+    `response re-issues the cookie (visits +1 inside), which wrk ignores; the first one stays`,
+    `valid until the idle timeout (30 min), far beyond the run. The answer stream sends a list of`,
+    `(session, question) answers each exactly once (see below); its req/s counts 2xx answers.`,
+    `"server CPU / req" is the server process's user+system time (all its threads) over the run`,
+    `divided by the requests wrk completed. "other processes" is machine CPU time used by neither`,
+    `the server, wrk nor the bench; above ${NOISY} cores (⚠) the machine was shared and the numbers`,
+    `are doubtful. "its JS thread" is the server's main thread alone: JavaScript runs only there`,
+    `(Deno and Node), so near 1.00 the server is bound by its JavaScript whatever the number of`,
+    `cores. Python's threads all share one interpreter lock.`,
+    ``,
+    `### Against the peers (same machine, same run, same wrk settings)`,
+    ``,
+    `| mcq-edge | req/s | ratio to hello (target) | × Express 5 + express-session (≥ ${PEER_FACTOR}×) | × Python http.server (≥ ${PEER_FACTOR}×) |`,
+    `| --- | ---: | --- | --- | --- |`,
+    ...peerRows,
+    ...firstRow,
     ``,
     `Server CPU per request by thread (µs; "main (JS)" runs all JavaScript and the HTTP`,
-    `server, the other names are Deno's worker threads, e.g. KV's SQLite work):`,
+    `server, the other names are the runtime's worker threads, e.g. KV's SQLite work is \`sw-0\`):`,
     ``,
     ...outcomes.map((o) =>
-      `- ${o.scenario.label}: ${
-        o.threads.filter(([, us]) => us >= 1).map(([name, us]) =>
+      `- ${who(o.scenario)}, ${o.scenario.label}: ${
+        o.threads.filter(([, us]) => us >= 1).slice(0, 6).map(([name, us]) =>
           `${name} ${us.toFixed(0)}`
         ).join(", ") || "–"
       }`
@@ -823,17 +1928,277 @@ function report(
     ``,
     `### Exactness`,
     ``,
-    `Counters read through \`GET /api/me\` just before and after each measured run (after the`,
-    `warm-up has settled). "acknowledged" is what wrk received; "counted" is what the site's hits`,
-    `counter grew by. The server may count up to one request per connection more: requests in`,
-    `flight when wrk stopped are answered and counted but never read by wrk. Fewer counted than`,
-    `acknowledged would be a lost count; more than that slack, a double count.`,
+    `Counters read just before and after each measured run (after the warm-up has settled):`,
+    `\`GET /api/me\` for mcq-edge, the page itself for a peer. "acknowledged" is the counted`,
+    `2xx responses wrk received; "counted" is what the site's hits counter grew by. The server`,
+    `may count up to one request per connection more: requests in flight when wrk stopped are`,
+    `answered and counted but never read by wrk. Fewer counted than acknowledged is a lost`,
+    `count; more than that slack, a double count. "visits counted" is what the returning`,
+    `sessions' visit counters grew by (must equal "counted").`,
     ``,
-    `| scenario | acknowledged (wrk) | counted (hits) | difference | visits counted | verdict |`,
-    `| --- | ---: | ---: | ---: | ---: | --- |`,
+    `| who | scenario | acknowledged (wrk) | counted (hits) | difference | visits counted | verdict |`,
+    `| --- | --- | ---: | ---: | ---: | ---: | --- |`,
     ...exact,
     ``,
-  ].join("\n");
+  ];
+
+  const a = outcomes.find((o) => o.answers)?.answers;
+  if (a) {
+    lines.push(
+      `### Answer stream`,
+      ``,
+      `Sessions are opened first (first visits); the list holds each (session, question) pair`,
+      `once, question by question and session by session, so a session's answers are never in`,
+      `flight together (${
+        int(a.sessions)
+      } sessions × up to 30 questions, choices at random); each wrk`,
+      `thread sends its own lines in order, once. A thread that sends all its lines asks`,
+      `\`GET /healthz\` (not counted) until its answers are read, then stops: ${
+        a.exhausted
+          ? `**${a.exhausted} thread(s) ran out**, so req/s is a lower bound`
+          : "none ran out"
+      }.`,
+      `After the run every one of these sessions is read through \`GET /api/me\`: the`,
+      `answered questions must equal the 2xx answers wrk saw (plus at most the answers in`,
+      `flight at the end), no (session, quiz) may have more answered than were sent to it`,
+      `(a double score), no answer may be refused (409 would mean a pair scored twice), and`,
+      `the sessions' visit counters must have grown by the answers scored.`,
+      ``,
+      `| listed | sent | 2xx | 409 | other non-2xx | answered in the store | difference | over-answered (session, quiz) | visits counted | verdict |`,
+      `| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |`,
+      `| ${int(a.planned)} | ${int(a.sent)} | ${
+        int(a.ok2xx)
+      } | ${a.conflict} | ${a.other} | ${int(a.stored)} | ${
+        a.stored - a.ok2xx
+      } (≤ ${a.slack}) | ${a.overflow} | ${int(a.visits)} | ${
+        a.ok ? "exact: none lost, none scored twice ✓" : "MISMATCH ✗"
+      } |`,
+      ``,
+    );
+  }
+
+  if (results.lost.length) {
+    lines.push(
+      `### Lost updates: ${LOST_UPDATE_REQUESTS} concurrent requests with ONE cookie`,
+      ``,
+      `After the runs, on each server: a fresh session, its counters read, then`,
+      `${LOST_UPDATE_REQUESTS} \`GET /\` at once with its cookie (fetch, one connection each), then`,
+      `the counters read again. In cookie mode each response re-issues the cookie; the client`,
+      `keeps the one that arrived last, as a browser would.`,
+      ``,
+      `| server | 2xx | failed | visits gained | visits lost | hits gained | hits lost |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
+      ...results.lost.map((l) =>
+        `| ${
+          WHO[l.server] ?? l.server
+        } | ${l.ok} | ${l.failed} | ${l.visitsGained} | ${
+          l.ok - l.visitsGained
+        }${
+          l.server === "app-cookie" && l.ok - l.visitsGained > 0
+            ? " (by design: the count is in the cookie)"
+            : ""
+        } | ${l.hitsGained} | ${l.ok - l.hitsGained} |`
+      ),
+      ``,
+    );
+  }
+
+  for (const k of results.kvOps) {
+    lines.push(
+      `### KV operations per request by route (${k.mode} mode)`,
+      ``,
+      `bench/instrumented.ts: the app's \`createApp\` with a Proxy around a real KV that counts`,
+      `each call; one request per route, one at a time (so nothing is shared with another`,
+      `request's read or commit), counts reset before each. "getMany" shows the keys read,`,
+      `"commits" the atomic commits (each one SQLite transaction and fsync; the group commit`,
+      `is one of them), "mutations" what those commits wrote, "checks" their versionstamp checks.`,
+      ``,
+      `| request | status | get | getMany | list | set/delete alone | commits | mutations | checks |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |`,
+      ...k.routes.map((r) =>
+        `| ${r.label} | ${r.status} | ${opsCell(r.counts).join(" | ")} |`
+      ),
+      ``,
+    );
+  }
+
+  const bytesRows = results.kvOps.flatMap((k) =>
+    k.bytes.map((b) => {
+      if (k.mode === "cookie") {
+        return `| cookie | ${b.label} | – (only the shared \`hits\` counter) | ${b.cookieBytes} bytes of cookie value |`;
+      }
+      const perSession = b.keys.filter((x) => !x.key.startsWith("users/"));
+      const total = perSession.reduce(
+        (s, x) => s + x.keyBytes + x.valueBytes,
+        0,
+      );
+      const user = b.keys.find((x) => x.key.startsWith("users/"));
+      return `| kv | ${b.label} | ${total} (${
+        perSession.map((x) => `${x.key}: ${x.keyBytes} + ${x.valueBytes}`).join(
+          "; ",
+        )
+      })${
+        user
+          ? `; plus the user record ${user.keyBytes} + ${user.valueBytes}, per user`
+          : ""
+      } | ${b.cookieBytes} bytes of cookie value |`;
+    })
+  );
+  if (bytesRows.length) {
+    lines.push(
+      `### KV bytes per session`,
+      ``,
+      `Key bytes in Deno KV's key encoding (a type byte per part, strings NUL-terminated);`,
+      `value bytes as KV stores them: V8 serialization (\`node:v8\` \`serialize\`, what KV uses`,
+      `for objects), 8 for a counter. SQLite adds its own row and index overhead on disk (see`,
+      `the RSS table for bytes on disk per session at scale).`,
+      ``,
+      `| mode | session | KV bytes: key + value | cookie |`,
+      `| --- | --- | --- | ---: |`,
+      ...bytesRows,
+      ``,
+    );
+  }
+
+  if (results.batches.length) {
+    lines.push(
+      `### Group commit under load`,
+      ``,
+      `The instrumented app (kv mode) under \`wrk -t${opts.threads} -c${opts.connections}\` for ${results.batchSeconds} s each`,
+      `(the counting Proxy costs a little throughput). Batch = requests whose writes went`,
+      `into one commit (the committer's own \`stats().batchSizes\`: 1, 2-3, 4-7, ...); reads are`,
+      `merged the same way (concurrent \`getMany\`s share one call of at most 10 keys).`,
+      ``,
+      `| load | req/s | commits | requests per commit | batch sizes (requests: commits) | largest | mutations per commit (mutations: commits) | getMany calls per request | keys per getMany |`,
+      `| --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |`,
+      ...results.batches.map((b) =>
+        `| ${b.label} | ${int(b.rps)} | ${int(b.commits)} | ${
+          b.commits ? (b.requests / b.commits).toFixed(1) : "–"
+        } | ${histogram(b.batchSizes)} | ${b.largestBatch} | ${
+          histogram(b.counts.mutationsPerCommit)
+        } | ${(b.counts.getMany / Math.max(1, b.requests)).toFixed(2)} | ${
+          (b.counts.getManyKeys / Math.max(1, b.counts.getMany)).toFixed(1)
+        } |`
+      ),
+      ``,
+    );
+  }
+
+  if (results.rss.length) {
+    lines.push(
+      `### Memory after ${int(opts.sessions)} sessions`,
+      ``,
+      `A fresh server process each; VmRSS read from /proc idle after start, then`,
+      `${
+        int(opts.sessions)
+      } counted requests from wrk (\`-c${opts.connections}\`, stopped once the hit`,
+      `counter reached the number), then VmRSS again 1.5 s after the load ended (VmHWM is the`,
+      `peak). "first visits": every request without a cookie, so each one creates a session.`,
+      `"control": the same number of returning visits of ${opts.connections} sessions, i.e. the same load`,
+      `without the sessions, to tell memory that sessions take from memory that serving takes`,
+      `(V8 heap, allocator arenas, SQLite's page cache). mcq-edge keeps sessions in the KV file;`,
+      `its counts are exact (the keys in the store afterwards); the peers keep them in their`,
+      `heap, counted by their hit counter. "beyond the control" is the growth minus the`,
+      `control's growth, per session: what the sessions themselves cost in memory.`,
+      ``,
+      `| server | load | sessions | took | RSS before | RSS after (peak) | growth per session (beyond the control) | KV file on disk (per session) | stored keys × mean key + value bytes |`,
+      `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`,
+      ...results.rss.map((r) => {
+        const growth = (x: RssRun) =>
+          x.before && x.after
+            ? (x.after.rss - x.before.rss) * 1024 * 1024
+            : null;
+        const grow = growth(r);
+        const base = results.rss.find((x) =>
+          x.who === r.who && x.mode === "returning"
+        );
+        const net = grow !== null && base && growth(base) !== null
+          ? (grow - growth(base)!) / r.sessions
+          : null;
+        const stored = r.storedKeys
+          ? Object.entries(r.storedKeys).map(([k, v]) =>
+            `${k}: ${int(v.count)} × ${(v.bytes / v.count).toFixed(0)}`
+          ).join("; ")
+          : "–";
+        const control = r.mode === "returning";
+        return `| ${r.who} | ${
+          control
+            ? `control: ${int(r.requests)} returning visits`
+            : `${int(r.requests)} first visits`
+        } | ${int(r.sessions)}${r.exact ? "" : " (≈)"} | ${
+          r.seconds.toFixed(0)
+        } s | ${mib(r.before?.rss)} MiB | ${mib(r.after?.rss)} MiB (${
+          mib(r.after?.peak)
+        }) | ${
+          grow === null || control
+            ? "–"
+            : `${int(grow / r.sessions)} bytes${
+              net === null ? "" : ` (${int(net)})`
+            }`
+        } | ${
+          r.diskBytes === undefined
+            ? "–"
+            : control
+            ? `${mib(r.diskBytes / 1024 / 1024)} MiB`
+            : `${mib(r.diskBytes / 1024 / 1024)} MiB (${
+              int(r.diskBytes / r.sessions)
+            } bytes)`
+        } | ${stored} |`;
+      }),
+      ``,
+    );
+  }
+
+  // Targets, in one place.
+  const targets: string[] = [];
+  for (const o of outcomes) {
+    const ratio = ratioOf(o);
+    if (o.scenario.target !== undefined && ratio !== null) {
+      targets.push(
+        `- ${who(o.scenario)}, ${o.scenario.label}: ${
+          ratio.toFixed(3)
+        } of hello, target ≥ ${o.scenario.target}: ${
+          ratio >= o.scenario.target ? "met ✓" : "not met ✗"
+        }`,
+      );
+    }
+    for (const id of o.scenario.beats ?? []) {
+      const peer = byId.get(id);
+      if (!peer) continue;
+      const x = o.rps / peer.rps;
+      targets.push(
+        `- ${who(o.scenario)}, ${o.scenario.label}: ${x.toFixed(1)}× ${
+          who(peer.scenario)
+        }, target ≥ ${PEER_FACTOR}×: ${
+          x >= PEER_FACTOR ? "met ✓" : "not met ✗"
+        }`,
+      );
+    }
+  }
+  if (a) {
+    targets.push(
+      `- answer stream: ${
+        a.ok ? "zero lost or double-scored answers ✓" : "answers MISMATCH ✗"
+      }`,
+    );
+  }
+  for (const l of results.lost) {
+    if (specOf(l.server).kind !== "app") continue;
+    const visitsLost = l.ok - l.visitsGained;
+    targets.push(
+      `- lost updates, ${WHO[l.server]}: ${visitsLost} visits, ${
+        l.ok - l.hitsGained
+      } hits lost of ${l.ok}${
+        specOf(l.server).visitsInCookie
+          ? " (visits in the cookie: lost by design, see CONTRACT.md)"
+          : visitsLost === 0 && l.ok === l.hitsGained
+          ? " ✓"
+          : " ✗"
+      }`,
+    );
+  }
+  if (targets.length) lines.push(`### Targets`, ``, ...targets, ``);
+  return lines.join("\n");
 }
 
 const BEGIN =
@@ -883,23 +2248,52 @@ async function main(args: string[]): Promise<number> {
   host.busyBefore = await waitForQuiet(opts.waitQuiet);
   const started = new Date();
   const scenarios = SCENARIOS.filter((s) =>
-    !opts.only || opts.only.includes(s.id) || s.server === "hello"
+    selected(opts, s.id) || s.server === "hello"
   );
   const tmp = await Deno.makeTempDir({ prefix: "mcq-bench-" });
-  const outcomes: Outcome[] = [];
+  const results: Results = {
+    outcomes: [],
+    skipped: [],
+    lost: [],
+    kvOps: [],
+    batches: [],
+    batchSeconds: opts.quick ? 2 : 5,
+    rss: [],
+    waited: [],
+  };
   let failed = false;
   try {
     log(
       `bench: ${host.nproc} CPUs, load average ${host.loadavg}; ${opts.duration} s per scenario, ${opts.connections} connections`,
     );
     const servers = new Map<ServerName, Running>();
+    const unavailable = new Map<ServerName, string>();
     const sessions = new Map<ServerName, string[]>();
-    for (const scenario of scenarios) {
-      let server = servers.get(scenario.server);
+    const serverFor = async (name: ServerName) => {
+      let server = servers.get(name);
+      if (!server && !unavailable.has(name)) {
+        log(`starting ${name}`);
+        try {
+          server = await startServer(name, tmp);
+          servers.set(name, server);
+        } catch (error) {
+          // A missing peer (no node or python3) leaves its rows out; the app must start.
+          if (specOf(name).kind !== "peer") throw error;
+          const reason = (error as Error).message.split("\n")[0];
+          unavailable.set(name, reason);
+          log(`  ${name} not available: ${reason}`);
+        }
+      }
+      return server;
+    };
+    for (const [i, scenario] of scenarios.entries()) {
+      const server = await serverFor(scenario.server);
       if (!server) {
-        log(`starting ${scenario.server}`);
-        server = await startServer(scenario.server, tmp);
-        servers.set(scenario.server, server);
+        results.skipped.push({
+          scenario,
+          reason: unavailable.get(scenario.server)!,
+        });
+        continue;
       }
       const s = server;
       const getSessions = async () => {
@@ -910,9 +2304,16 @@ async function main(args: string[]): Promise<number> {
         }
         return ids;
       };
-      log(`${scenario.id}: ${scenario.label}`);
+      if (opts.waitQuiet > 0 && i > 0) {
+        const busy = await busyShare(1000);
+        if (busy !== null && busy >= 0.15) {
+          results.waited.push(scenario.id);
+          await waitForQuiet(Math.min(30, opts.waitQuiet), 1000);
+        }
+      }
+      log(`${scenario.id}: ${who(scenario)}, ${scenario.label}`);
       const outcome = await runScenario(opts, scenario, s, getSessions, tmp);
-      outcomes.push(outcome);
+      results.outcomes.push(outcome);
       log(
         `  ${int(outcome.rps)} req/s, p50 ${ms(outcome.wrk.p50_us)}, p99 ${
           ms(outcome.wrk.p99_us)
@@ -927,15 +2328,85 @@ async function main(args: string[]): Promise<number> {
       if (s.exited) {
         throw new Error(`${s.name} died; log:\n${await tail(s.log)}`);
       }
+      // A server whose scenarios are all done is stopped (unless the probe needs it).
+      const later = scenarios.slice(i + 1).some((x) => x.server === s.name);
+      if (
+        !later && !(selected(opts, "lost-updates") && s.spec.kind !== "hello")
+      ) {
+        await stop(s);
+        servers.delete(s.name);
+      }
+    }
+
+    if (selected(opts, "lost-updates")) {
+      for (const name of ["app", "app-cookie", "express", "python"] as const) {
+        const server = await serverFor(name);
+        if (!server) continue;
+        log(
+          `lost updates: ${LOST_UPDATE_REQUESTS} concurrent requests, one cookie, ${name}`,
+        );
+        results.lost.push(await lostUpdates(server, LOST_UPDATE_REQUESTS));
+      }
+    }
+    await stopAll();
+
+    if (selected(opts, "kv-ops") || selected(opts, "group-commit")) {
+      for (const name of ["instrumented", "instrumented-cookie"] as const) {
+        if (name === "instrumented-cookie" && !selected(opts, "kv-ops")) {
+          continue;
+        }
+        log(`starting ${name}`);
+        const server = await startServer(name, tmp);
+        try {
+          if (selected(opts, "kv-ops")) {
+            log(`kv-ops: one request per route (${name})`);
+            results.kvOps.push(await kvOpsByRoute(server));
+          }
+          if (name === "instrumented" && selected(opts, "group-commit")) {
+            log(`group-commit: ${results.batchSeconds} s per load`);
+            results.batches = await groupCommit(
+              opts,
+              server,
+              results.batchSeconds,
+              tmp,
+            );
+          }
+        } finally {
+          await stop(server);
+        }
+      }
+    }
+
+    if (selected(opts, "rss")) {
+      const runs = [
+        ["rss", "new"],
+        ["rss", "returning"],
+        ["express", "new"],
+        ["express", "returning"],
+        ["python", "new"],
+        ["python", "returning"],
+      ] as const;
+      for (const [name, mode] of runs) {
+        if (unavailable.has(name)) continue;
+        log(`rss: ${int(opts.sessions)} ${mode} visits on ${name}`);
+        try {
+          results.rss.push(
+            await rssAfterRequests(opts, name, mode, opts.sessions, tmp),
+          );
+        } catch (error) {
+          if (specOf(name).kind !== "peer") throw error;
+          log(`  ${name}: ${(error as Error).message.split("\n")[0]}`);
+        }
+      }
     }
   } finally {
     await stopAll();
-    if (opts.keep) log(`kept ${tmp} (server logs, KV file)`);
+    if (opts.keep) log(`kept ${tmp} (server logs, KV files, request lists)`);
     else await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 
   const command = ["deno task bench", ...args].join(" ");
-  const text = report(opts, outcomes, host, started, command);
+  const text = report(opts, results, host, started, new Date(), command);
   console.log(text);
   if (opts.out) {
     await Deno.writeTextFile(
@@ -944,10 +2415,13 @@ async function main(args: string[]): Promise<number> {
     );
     log(`written to ${opts.out}`);
   }
-  const hello = outcomes.find((o) => o.scenario.server === "hello");
-  for (const o of outcomes) {
-    const errors = o.wrk.status + o.wrk.connect + o.wrk.read + o.wrk.write +
-      o.wrk.timeout;
+  const hello = results.outcomes.find((o) => o.scenario.server === "hello");
+  for (const o of results.outcomes) {
+    // The peers are measured, not judged: their errors and lost counts are findings.
+    if (specOf(o.scenario.server).kind === "peer") continue;
+    const errors =
+      (o.answers ? o.answers.conflict + o.answers.other : o.wrk.status) +
+      o.wrk.connect + o.wrk.read + o.wrk.write + o.wrk.timeout;
     if (errors > 0) {
       log(
         `FAIL ${o.scenario.id}: ${errors} non-2xx responses or socket errors`,
@@ -956,6 +2430,10 @@ async function main(args: string[]): Promise<number> {
     }
     if (o.exactness && !o.exactness.ok) {
       log(`FAIL ${o.scenario.id}: counters do not match the requests answered`);
+      failed = true;
+    }
+    if (o.answers && !o.answers.ok) {
+      log(`FAIL ${o.scenario.id}: answers lost or scored twice`);
       failed = true;
     }
     if (o.scenario.target !== undefined && hello) {
@@ -968,6 +2446,16 @@ async function main(args: string[]): Promise<number> {
         );
         if (opts.strict) failed = true;
       }
+    }
+  }
+  for (const l of results.lost) {
+    if (specOf(l.server).kind !== "app") continue;
+    const visitsLost = specOf(l.server).visitsInCookie
+      ? 0
+      : l.ok - l.visitsGained;
+    if (visitsLost !== 0 || l.ok !== l.hitsGained || l.ok !== l.requests) {
+      log(`FAIL lost updates on ${l.server}: ${JSON.stringify(l)}`);
+      failed = true;
     }
   }
   return failed ? 1 : 0;

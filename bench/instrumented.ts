@@ -1,0 +1,282 @@
+/**
+ * The app with an instrumented store, for `deno task bench` (bench/bench.ts starts it).
+ *
+ * The same `createApp` as main.ts, on a real KV file, but the KV handed to the app is a
+ * Proxy that counts what the app asks of the store (`get`, `getMany`, `list`, single `set`
+ * and `delete`, and each `atomic().commit()` with its mutations and checks), and the group
+ * committer is captured through `createApp`'s `store` option so its `stats()` (batch sizes)
+ * can be read from outside. Nothing in lib/ or routes/ is changed.
+ *
+ *   PORT=8004 KV_PATH=/tmp/x.sqlite3 deno run -A bench/instrumented.ts
+ *
+ * Besides the app's routes it answers:
+ *   GET  /__bench/stats          what the store was asked since the last reset, and the
+ *                                committer's cumulative stats
+ *   POST /__bench/reset          zeroes the counts (not the committer's stats)
+ *   GET  /__bench/session-bytes  with the request's session cookie: that session's keys in
+ *                                the store with the size of each key and value
+ */
+import { serialize } from "node:v8";
+import { type App, createApp } from "../lib/app.ts";
+import { loadConfig, readEnv } from "../lib/config.ts";
+import type { GroupCommitter } from "../lib/group_commit.ts";
+import { sha256Hex } from "../lib/crypto.ts";
+import { cookieValues, type SessionStore } from "../lib/session.ts";
+import { createCookieSessionStore } from "../lib/session_cookie.ts";
+import {
+  createKvSessionStore,
+  sessionKey,
+  userSessionKey,
+  visitsKey,
+} from "../lib/session_kv.ts";
+import { userKey } from "../lib/users.ts";
+import { openKv } from "../main.ts";
+
+export interface StoreCounts {
+  get: number;
+  getMany: number;
+  /** Keys read by all `getMany` calls. */
+  getManyKeys: number;
+  list: number;
+  /** Entries those listings returned. */
+  listed: number;
+  /** `kv.set` / `kv.delete` outside an atomic operation (each its own commit). */
+  set: number;
+  delete: number;
+  commits: number;
+  /** Commits refused by a failed check (a conflict: the app retries them). */
+  conflicts: number;
+  /** Mutations in all commits, by kind (`set`, `delete`, `sum`, `max`, `min`, `enqueue`). */
+  mutations: Record<string, number>;
+  checks: number;
+  /** How many commits had 1, 2-3, 4-7, ... mutations. */
+  mutationsPerCommit: Record<string, number>;
+}
+
+const emptyCounts = (): StoreCounts => ({
+  get: 0,
+  getMany: 0,
+  getManyKeys: 0,
+  list: 0,
+  listed: 0,
+  set: 0,
+  delete: 0,
+  commits: 0,
+  conflicts: 0,
+  mutations: {},
+  checks: 0,
+  mutationsPerCommit: {},
+});
+
+export function bucketOf(n: number): string {
+  if (n <= 1) return String(n);
+  let low = 1;
+  while (low * 2 <= n) low *= 2;
+  return `${low}-${low * 2 - 1}`;
+}
+
+const MUTATIONS = new Set(["set", "delete", "sum", "max", "min", "enqueue"]);
+
+/** A Proxy around a real KV counting what is asked of it into `counts()`. */
+export function countingKv(real: Deno.Kv) {
+  let counts = emptyCounts();
+  const wrapAtomic = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
+    let mutations = 0;
+    const kinds: string[] = [];
+    let checks = 0;
+    const proxy: Deno.AtomicOperation = new Proxy(op, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          const name = String(prop);
+          if (MUTATIONS.has(name)) {
+            mutations++;
+            kinds.push(name);
+          } else if (name === "check") checks += args.length;
+          else if (name === "mutate") {
+            for (const m of args as Deno.KvMutation[]) {
+              mutations++;
+              kinds.push(m.type);
+            }
+          }
+          if (name === "commit") {
+            counts.commits++;
+            counts.checks += checks;
+            for (const k of kinds) {
+              counts.mutations[k] = (counts.mutations[k] ?? 0) + 1;
+            }
+            const b = bucketOf(mutations);
+            counts.mutationsPerCommit[b] = (counts.mutationsPerCommit[b] ?? 0) +
+              1;
+            return (value.apply(target, args) as Promise<
+              Deno.KvCommitResult | Deno.KvCommitError
+            >).then((result) => {
+              if (!result.ok) counts.conflicts++;
+              return result;
+            });
+          }
+          const result = value.apply(target, args);
+          return result === target ? proxy : result;
+        };
+      },
+    });
+    return proxy;
+  };
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      const name = String(prop);
+      return (...args: unknown[]) => {
+        switch (name) {
+          case "atomic":
+            return wrapAtomic(value.apply(target, args));
+          case "get":
+            counts.get++;
+            break;
+          case "getMany":
+            counts.getMany++;
+            counts.getManyKeys += (args[0] as unknown[]).length;
+            break;
+          case "set":
+            counts.set++;
+            break;
+          case "delete":
+            counts.delete++;
+            break;
+          case "list": {
+            counts.list++;
+            const iter = value.apply(target, args) as Deno.KvListIterator<
+              unknown
+            >;
+            const next = iter.next.bind(iter);
+            iter.next = async () => {
+              const r = await next();
+              if (!r.done) counts.listed++;
+              return r;
+            };
+            return iter;
+          }
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+  return {
+    kv,
+    counts: () => structuredClone(counts),
+    reset: () => void (counts = emptyCounts()),
+  };
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Bytes of a key in Deno KV's key encoding (the FoundationDB tuple layer): a type byte per
+ * part; strings and byte arrays end with 0x00 (inner 0x00 bytes are escaped to 2 bytes);
+ * numbers take 8 bytes; bigints their magnitude plus a length byte; booleans nothing more.
+ */
+export function keyBytes(key: Deno.KvKey): number {
+  let n = 0;
+  for (const part of key) {
+    if (typeof part === "string" || part instanceof Uint8Array) {
+      const bytes = typeof part === "string" ? utf8.encode(part) : part;
+      n += 2 + bytes.length + bytes.filter((b) => b === 0).length;
+    } else if (typeof part === "number") n += 9;
+    else if (typeof part === "bigint") {
+      n += 2 + Math.ceil((part < 0n ? -part : part).toString(16).length / 2);
+    } else n += 1;
+  }
+  return n;
+}
+
+/**
+ * Bytes of a value as Deno KV stores it: a KvU64 as 8 bytes, a byte array as itself,
+ * anything else in V8's serialization (what `node:v8`'s `serialize` writes).
+ */
+export function valueBytes(value: unknown): number {
+  if (value instanceof Deno.KvU64) return 8;
+  if (value instanceof Uint8Array) return value.length;
+  return serialize(value).length;
+}
+
+if (import.meta.main) {
+  const config = loadConfig(readEnv());
+  const real = await openKv(config.kvPath);
+  const counting = countingKv(real);
+  let committer: GroupCommitter | undefined;
+  const app: App = await createApp({
+    config,
+    kv: counting.kv,
+    log: () => {},
+    store: (deps): SessionStore => {
+      committer = deps.committer;
+      const opts = {
+        kv: deps.kv,
+        config,
+        now: deps.now,
+        committer: deps.committer,
+      };
+      if (config.mode === "kv") return createKvSessionStore(opts);
+      // The cookie store is made asynchronously (it derives keys first).
+      const store = createCookieSessionStore(opts);
+      return {
+        load: async (...args) => (await store).load(...args),
+        finish: async (...args) => (await store).finish(...args),
+      };
+    },
+  });
+
+  const sessionBytes = async (req: Request) => {
+    const ids = cookieValues(req.headers.get("cookie"), config.cookieName);
+    const cookie = ids[0] ?? "";
+    const out: { key: string; keyBytes: number; valueBytes: number }[] = [];
+    if (config.mode === "kv") {
+      const handle = await sha256Hex(cookie);
+      const keys: Deno.KvKey[] = [sessionKey(handle), visitsKey(handle)];
+      const record = (await real.get<{ user: string | null }>(keys[0])).value;
+      if (record?.user) {
+        // The user record is per user, not per session; listed for comparison.
+        keys.push(userSessionKey(record.user, handle), userKey(record.user));
+      }
+      for (const key of keys) {
+        const entry = await real.get(key);
+        if (entry.value === null) continue;
+        out.push({
+          key: key.map((p, i) =>
+            i === 0 ? p : p === handle ? "<handle>" : "<user>"
+          ).join("/"),
+          keyBytes: keyBytes(key),
+          valueBytes: valueBytes(entry.value),
+        });
+      }
+    }
+    return Response.json({
+      mode: config.mode,
+      cookieBytes: cookie.length,
+      keys: out,
+    });
+  };
+
+  Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    onListen: ({ port }) =>
+      console.log(`instrumented app listening on ${port}`),
+  }, async (req, info) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/__bench/stats") {
+      return Response.json({
+        counts: counting.counts(),
+        committer: committer?.stats() ?? null,
+      });
+    }
+    if (path === "/__bench/reset") {
+      counting.reset();
+      return new Response(null, { status: 204 });
+    }
+    if (path === "/__bench/session-bytes") return await sessionBytes(req);
+    return await app(req, info);
+  });
+}

@@ -1,0 +1,115 @@
+/**
+ * The parts of `deno task bench` (bench/bench.ts) that need no load generator: the store
+ * counting of bench/instrumented.ts, the KV operations per route it reports, the
+ * lost-update check against the real server, and how the report replaces its block in
+ * docs/BENCHMARKS.md. (The wrk runs themselves are exercised by `deno task bench --quick`.)
+ */
+import assert from "node:assert/strict";
+import {
+  kvOpsByRoute,
+  lostUpdates,
+  startServer,
+  stopAll,
+  withReport,
+} from "../bench/bench.ts";
+import { countingKv, keyBytes, valueBytes } from "../bench/instrumented.ts";
+
+Deno.test("the report replaces only the block between its markers", () => {
+  const begin =
+    "<!-- deno task bench: begin (generated, replaced by each run) -->";
+  const end = "<!-- deno task bench: end -->";
+  const file = `# B\n\nintro\n\n${begin}\nold\n${end}\n\n## Analysis\nkept\n`;
+  const next = withReport(file, "new table\n");
+  assert.equal(
+    next,
+    `# B\n\nintro\n\n${begin}\nnew table\n${end}\n\n## Analysis\nkept\n`,
+  );
+  assert.match(withReport(null, "r"), /^# Benchmarks\n[\s\S]*\nr\n<!-- deno/);
+});
+
+Deno.test("key and value sizes as Deno KV stores them", () => {
+  // A type byte and a terminating NUL per string part.
+  assert.equal(keyBytes(["sessions", "ab"]), 2 + 8 + 2 + 2);
+  assert.equal(keyBytes(["a\u0000b"]), 2 + 3 + 1);
+  assert.equal(keyBytes([1]), 9);
+  assert.equal(valueBytes(new Deno.KvU64(5n)), 8);
+  assert.equal(valueBytes(new Uint8Array(7)), 7);
+  assert.ok(valueBytes({ a: "x".repeat(100) }) > 100);
+});
+
+Deno.test("the counting KV counts reads, commits, mutations and checks", async () => {
+  const real = await Deno.openKv(":memory:");
+  try {
+    const { kv, counts, reset } = countingKv(real);
+    await kv.set(["a"], 1);
+    const entry = await kv.get(["a"]);
+    await kv.getMany([["a"], ["b"]]);
+    const ok = await kv.atomic().check(entry).set(["a"], 2).sum(
+      ["n"],
+      1n,
+    ).delete(["b"]).commit();
+    assert.ok(ok.ok);
+    const stale = await kv.atomic().check(entry).set(["a"], 3).commit();
+    assert.equal(stale.ok, false);
+    for await (const _ of kv.list({ prefix: [] })) { /* two entries */ }
+    const c = counts();
+    assert.equal(c.set, 1);
+    assert.equal(c.get, 1);
+    assert.equal(c.getMany, 1);
+    assert.equal(c.getManyKeys, 2);
+    assert.equal(c.commits, 2);
+    assert.equal(c.conflicts, 1);
+    assert.deepEqual(c.mutations, { set: 2, sum: 1, delete: 1 });
+    assert.equal(c.checks, 2);
+    assert.deepEqual(c.mutationsPerCommit, { "1": 1, "2-3": 1 });
+    assert.equal(c.list, 1);
+    assert.equal(c.listed, 2);
+    reset();
+    assert.equal(counts().commits, 0);
+  } finally {
+    real.close();
+  }
+});
+
+Deno.test({
+  name:
+    "bench phases against real servers: KV operations per route, no lost update in kv mode",
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "mcq-bench-test-" });
+    try {
+      const instrumented = await startServer("instrumented", tmp);
+      const ops = await kvOpsByRoute(instrumented);
+      const by = (label: string) => {
+        const found = ops.routes.find((r) => r.label.startsWith(label));
+        assert.ok(found, `no row for ${label}`);
+        return found.counts;
+      };
+      // A first visit: one read (the hit counter), one commit (session, hits, visits).
+      assert.equal(by("first visit").getMany, 1);
+      assert.equal(by("first visit").commits, 1);
+      assert.deepEqual(by("first visit").mutations, { set: 1, sum: 2 });
+      // A returning page view: one read of 3 keys, one blind commit of 2 sums.
+      for (const route of ["returning `GET /`", "`GET /api/me`"]) {
+        assert.equal(by(route).getMany, 1);
+        assert.equal(by(route).getManyKeys, 3);
+        assert.equal(by(route).commits, 1);
+        assert.equal(by(route).checks, 0);
+      }
+      // An answer: the checked update of the session, then the group commit.
+      const answer = by("answer `POST /api/quizzes/http/answers` (JSON)");
+      assert.equal(answer.commits, 2);
+      assert.equal(answer.checks, 1);
+      assert.ok(ops.bytes.length >= 3);
+      assert.ok(ops.bytes[0].keys.some((k) => k.key === "sessions/<handle>"));
+
+      const app = await startServer("app", tmp);
+      const lost = await lostUpdates(app, 50);
+      assert.equal(lost.ok, 50);
+      assert.equal(lost.visitsGained, 50);
+      assert.equal(lost.hitsGained, 50);
+    } finally {
+      await stopAll();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
