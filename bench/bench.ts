@@ -25,6 +25,7 @@
  * and lists of requests each sent once.
  */
 import { parseArgs } from "node:util";
+import { CONFIG_VARS } from "../lib/config.ts";
 import { keyBytes, valueBytes } from "./instrumented.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -422,24 +423,6 @@ function freePort(): number {
   return port;
 }
 
-/** Variables of the app's configuration that must not leak in from the caller's shell. */
-const APP_VARIABLES = [
-  "PORT",
-  "HOST",
-  "KV_PATH",
-  "SESSION_COOKIE_NAME",
-  "SESSION_IDLE_TIMEOUT",
-  "SESSION_ABSOLUTE_TIMEOUT",
-  "SESSION_MODE",
-  "SESSION_SECRET",
-  "COOKIE_SECURE",
-  "TRUST_PROXY",
-  "ADMIN_TOKEN",
-  "PBKDF2_ITERATIONS",
-  "MAX_BODY_BYTES",
-  "DENO_DEPLOYMENT_ID",
-];
-
 interface Running {
   name: ServerName;
   spec: ServerSpec;
@@ -490,7 +473,8 @@ export async function startServer(
   }
   const port = freePort();
   const env = Deno.env.toObject();
-  for (const v of APP_VARIABLES) delete env[v];
+  // The app's configuration must not leak in from the caller's shell.
+  for (const v of CONFIG_VARS) delete env[v];
   for (const [k, v] of Object.entries(spec.env ?? {})) {
     env[k] = v.replaceAll("{tmp}", tmp).replaceAll("{tag}", tag);
   }
