@@ -2,6 +2,7 @@
  * Browser test helpers: the real server as a child process on a free port with its own KV file,
  * and Debian's Chromium driven by playwright-core (which never downloads a browser itself).
  */
+import { startServer as startAppServer } from "./helpers.ts";
 import {
   type Browser,
   type BrowserContextOptions,
@@ -62,13 +63,6 @@ export async function ensureBuilt(): Promise<void> {
   }
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 export interface Server extends AsyncDisposable {
   url: string;
   /** What the server printed so far, for failure messages. */
@@ -76,96 +70,47 @@ export interface Server extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-async function drain(
-  stream: ReadableStream<Uint8Array>,
-  sink: string[],
-): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) {
-    sink.push(decoder.decode(chunk, { stream: true }));
-  }
-}
-
-/** Starts `deno run -A main.ts` on a free port with a fresh KV file; resolves once /healthz answers. */
+/**
+ * The shared {@link startAppServer} with a fresh KV file and the island bundle built;
+ * `stop()` falls back to SIGKILL after 5 s and removes the KV directory.
+ */
 export async function startServer(
   env: Record<string, string> = {},
 ): Promise<Server> {
   await ensureBuilt();
   const dir = await Deno.makeTempDir({ prefix: "mcq-browser-" });
-  const port = freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts"],
-    cwd: ROOT,
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      KV_PATH: `${dir}/kv.sqlite3`,
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const drained = Promise.all([
-    drain(child.stdout, lines),
-    drain(child.stderr, lines),
-  ]);
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
+  let base;
+  try {
+    base = await startAppServer(
+      { KV_PATH: `${dir}/kv.sqlite3`, ...env },
+      15_000,
+    );
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const app = base;
   let stopped = false;
   const server: Server = {
-    url,
-    output: () => lines.join(""),
+    url: app.url,
+    output: app.output,
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // already gone
-        }
-      }
       const timer = setTimeout(() => {
         try {
-          child.kill("SIGKILL");
+          app.child.kill("SIGKILL");
         } catch {
           // already gone
         }
       }, 5000);
-      await status;
+      await app.stop("SIGTERM");
       clearTimeout(timer);
-      await drained;
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
     [Symbol.asyncDispose]: () => server.stop(),
   };
-  const deadline = Date.now() + 15_000;
-  while (true) {
-    if (exited) {
-      await server.stop();
-      throw new Error(`the server exited early:\n${server.output()}`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`);
-      await res.body?.cancel();
-      if (res.ok) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error(
-        `the server did not answer /healthz:\n${server.output()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return server;
 }
 
 /** A page that records script errors, so a test can insist there were none. */

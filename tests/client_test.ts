@@ -3,6 +3,7 @@
  * file, redirects, error lines), then end to end against the real server process.
  */
 import assert from "node:assert/strict";
+import { freePort, startServer } from "./helpers.ts";
 import {
   CookieJar,
   fetchWithJar,
@@ -16,13 +17,6 @@ import {
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLIENT = new URL("../lib/cli/client.ts", import.meta.url).href;
 const ORIGIN = "http://127.0.0.1:8000";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
 
 interface Run {
   code: number;
@@ -388,24 +382,12 @@ interface MeJson {
 /** Starts `deno run -A main.ts` on a free port, waits until it answers, and always stops it. */
 async function withApp(fn: (app: App) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "mcq-client-e2e-" });
-  const port = freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts"],
-    cwd: ROOT,
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      KV_PATH: `${dir}/kv.sqlite3`,
-      PBKDF2_ITERATIONS: "1000",
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = child.output();
+  const server = await startServer({
+    KV_PATH: `${dir}/kv.sqlite3`,
+    PBKDF2_ITERATIONS: "1000",
+  });
   try {
-    await waitUntilAnswering(`${base}/api/quizzes`, output);
+    const base = server.url;
     const jar = `${dir}/jar.json`;
     const run = (args: string[], input = "") =>
       client(["--url", base, "--jar", jar, ...args], input);
@@ -421,38 +403,9 @@ async function withApp(fn: (app: App) => Promise<void>) {
       },
     });
   } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // It already exited.
-    }
-    await output;
+    await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function waitUntilAnswering(
-  url: string,
-  exited: Promise<Deno.CommandOutput>,
-) {
-  let done: Deno.CommandOutput | null = null;
-  exited.then((o) => done = o);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (done) {
-      const err = new TextDecoder().decode((done as Deno.CommandOutput).stderr);
-      throw new Error(`the app exited before answering:\n${err}`);
-    }
-    try {
-      const response = await fetch(url);
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`the app did not answer ${url} within 30 s`);
 }
 
 async function jarCookies(path: string) {
