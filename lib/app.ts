@@ -2,7 +2,7 @@ import { type Assets, loadAssets } from "./assets.ts";
 import { loadBank, type Quiz } from "./bank.ts";
 import type { Config } from "./config.ts";
 import type { AppDeps, Ctx, Method } from "./context.ts";
-import { createGroupCommitter } from "./group_commit.ts";
+import { createGroupCommitter, StaleRead } from "./group_commit.ts";
 import {
   addSecurityHeaders,
   clientAddress,
@@ -139,29 +139,52 @@ export async function createApp(opts: AppOptions): Promise<App> {
         req.headers.get("host") || url.host;
       const origin = `${https ? "https" : "http"}://${host}`;
       if (UNSAFE.has(method)) checkSameOrigin(req, origin);
-      const ctx = {
-        ...deps,
+      const address = clientAddress(
         req,
-        url,
-        params: found.params,
-        secure,
-        origin,
-        clientAddress: clientAddress(
-          req,
-          info?.remoteAddr.hostname ?? "local",
-          config.trustProxy,
-        ),
-        hits: 0,
-      } as Ctx;
+        info?.remoteAddr.hostname ?? "local",
+        config.trustProxy,
+      );
       const counted = kind === "page" || kind === "api";
-      if (kind !== "plain") {
-        const loaded = await deps.store.load(req, secure, counted);
-        ctx.session = session = loaded.session;
-        ctx.hits = loaded.hits;
-      }
-      response = await handler(ctx);
-      if (session && response.status < 400) {
-        await deps.store.finish(session, response.headers, counted);
+      // A GET (it changes nothing) is first served from what the store remembers of its
+      // session, if anything. Should that prove stale when the commit checks it, or the
+      // answer be an error, the request runs once more from a fresh read.
+      for (let fromMemory = method === "GET";; fromMemory = false) {
+        session = undefined;
+        const ctx = {
+          ...deps,
+          req,
+          url,
+          params: found.params,
+          secure,
+          origin,
+          clientAddress: address,
+          hits: 0,
+        } as Ctx;
+        try {
+          if (kind !== "plain") {
+            const loaded = await deps.store.load(
+              req,
+              secure,
+              counted,
+              fromMemory,
+            );
+            ctx.session = session = loaded.session;
+            ctx.hits = loaded.hits;
+          }
+          response = await handler(ctx);
+          if (session?.fromMemory && response.status >= 400) continue;
+          if (session && response.status < 400) {
+            await deps.store.finish(session, response.headers, counted);
+          }
+          break;
+        } catch (error) {
+          if (
+            fromMemory && (error instanceof StaleRead || session?.fromMemory)
+          ) {
+            continue;
+          }
+          throw error;
+        }
       }
     } catch (error) {
       // A fresh response: whatever cookie the failed attempt meant to set is not sent.

@@ -10,8 +10,26 @@ export type BlindWrite =
   | { kind: "sum"; key: Deno.KvKey; n: bigint }
   | { kind: "set"; key: Deno.KvKey; value: unknown; expireIn?: number };
 
+/** A versionstamp check: the commit lands only if `key` is still at `versionstamp`. */
+export interface Check {
+  key: Deno.KvKey;
+  versionstamp: string;
+}
+
+/**
+ * A request's check failed: what it read has changed since. Its writes were not made;
+ * it should run again from a fresh read.
+ */
+export class StaleRead extends Error {
+  constructor() {
+    super("A value this request read has changed since");
+  }
+}
+
 export interface GroupCommitStats {
   commits: number;
+  /** Commits refused because a check failed (their checked requests ran again). */
+  staleCommits: number;
   writes: number;
   largestBatch: number;
   /** How many commits had 1, 2-3, 4-7, 8-15, ... requests in them. */
@@ -19,16 +37,20 @@ export interface GroupCommitStats {
 }
 
 export interface GroupCommitter {
-  /** Resolves once `writes` are durable in the store (rejects with a 503 if they never are). */
-  write(writes: BlindWrite[]): Promise<void>;
+  /**
+   * Resolves once `writes` are durable in the store, with the versionstamp of the commit
+   * that holds them (null when there was nothing to write or check). Rejects with a 503 if
+   * they never are, or with StaleRead (nothing written) if one of `checks` fails.
+   */
+  write(writes: BlindWrite[], checks?: Check[]): Promise<string | null>;
   stats(): GroupCommitStats;
 }
 
 interface Waiter {
   writes: BlindWrite[];
-  resolve: () => void;
+  checks: Check[];
+  resolve: (versionstamp: string) => void;
   reject: (error: unknown) => void;
-  /** Gives up on a waiter still queued after STORE_TIMEOUT_MS (see `write`). */
 }
 
 /** Deno KV allows 1000 mutations per atomic; stay well below, as values can be large. */
@@ -45,12 +67,15 @@ function bucketOf(n: number): string {
  * that every request awaits before it answers, so each acknowledged write is durable while
  * the store sees one commit per batch instead of one per request. Sums on one key are merged.
  * A commit starts as soon as the previous one ends; no timer adds latency at low load.
+ * A request may add versionstamp checks (that what it read without a store call is still
+ * current, see lib/session_kv.ts): they ride along in the same commit.
  */
 export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
   let queue: Waiter[] = [];
   let running = false;
   const stats: GroupCommitStats = {
     commits: 0,
+    staleCommits: 0,
     writes: 0,
     largestBatch: 0,
     batchSizes: {},
@@ -74,7 +99,8 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
   function build(batch: Waiter[]): Deno.AtomicOperation {
     const atomic = kv.atomic();
     const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
-    for (const { writes } of batch) {
+    for (const { writes, checks } of batch) {
+      for (const c of checks) atomic.check(c);
       for (const w of writes) {
         if (w.kind === "set") {
           atomic.set(
@@ -98,15 +124,26 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     while (queue.length > 0) {
       const batch = takeBatch();
       try {
-        // A blind batch has no checks, so a commit that returns cannot fail a check.
-        await retrying(() => build(batch).commit());
+        const result = await retrying(() => build(batch).commit());
+        if (!result.ok) {
+          // A check failed, and the commit wrote nothing. Which request's check it was is
+          // not known, so every checked request is refused (each runs again from a fresh
+          // read); the blind writes go first into the next commit, where nothing can fail.
+          stats.staleCommits++;
+          const blind = batch.filter((w) => w.checks.length === 0);
+          for (const w of batch) {
+            if (w.checks.length > 0) w.reject(new StaleRead());
+          }
+          queue = [...blind, ...queue];
+          continue;
+        }
         stats.commits++;
         stats.largestBatch = Math.max(stats.largestBatch, batch.length);
         const bucket = bucketOf(batch.length);
         stats.batchSizes[bucket] = (stats.batchSizes[bucket] ?? 0) + 1;
         for (const w of batch) {
           stats.writes += w.writes.length;
-          w.resolve();
+          w.resolve(result.versionstamp);
         }
       } catch (error) {
         for (const w of batch) w.reject(error);
@@ -121,15 +158,17 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
   }
 
   return {
-    write(writes) {
-      if (writes.length === 0) return Promise.resolve();
+    write(writes, checks = []) {
+      if (writes.length === 0 && checks.length === 0) {
+        return Promise.resolve(null);
+      }
       // While the store hangs, each batch takes the full store timeout, so a long queue
       // would wait batch after batch. A waiter still unanswered after STORE_TIMEOUT_MS
       // gets its 503 and, if not yet in a batch, leaves the queue unwritten: no request
       // waits on the committer longer than the store timeout.
       let waiter: Waiter;
-      const written = new Promise<void>((resolve, reject) => {
-        waiter = { writes, resolve, reject };
+      const written = new Promise<string>((resolve, reject) => {
+        waiter = { writes, checks, resolve, reject };
         queue.push(waiter);
         if (!running) {
           running = true;
@@ -137,7 +176,7 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
           queueMicrotask(run);
         }
       });
-      return withTimeout(written, STORE_TIMEOUT_MS, () => {
+      return withTimeout<string | null>(written, STORE_TIMEOUT_MS, () => {
         const at = queue.indexOf(waiter);
         if (at >= 0) queue.splice(at, 1);
       });

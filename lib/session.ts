@@ -37,6 +37,11 @@ export interface Session {
   /** This session's visits, counting the current request. */
   readonly visits: number;
   /**
+   * True while the record comes from the store's memory and no store call has confirmed
+   * it yet (see `SessionStore.load`); `finish` confirms it in its commit.
+   */
+  readonly fromMemory: boolean;
+  /**
    * Read-modify-write that never loses a concurrent request's change: `change` is
    * replayed on a fresh copy until the write lands. It may throw an HttpError to refuse.
    */
@@ -53,11 +58,15 @@ export interface SessionStore {
   /**
    * Finds the request's live session or starts a new, not yet stored one. Bad cookies never
    * throw. `hits` and the session's `visits` include this request when it will be `counted`.
+   * With `fromMemory` (safe requests only) a store may answer from what it recently read,
+   * without a store call; `finish` then verifies it and throws StaleRead (lib/group_commit.ts)
+   * if the session changed meanwhile, and the request must run again without `fromMemory`.
    */
   load(
     req: Request,
     secure: boolean,
     counted?: boolean,
+    fromMemory?: boolean,
   ): Promise<{ session: Session; hits: number }>;
   /**
    * After a successful answer: stores a new session, counts the visit and the hit when

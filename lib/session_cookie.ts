@@ -164,6 +164,8 @@ class CookieSession implements Session {
   /** Changed since it was loaded: the cookie must be re-sealed. */
   dirty = false;
   destroyed = false;
+  /** Everything is in the cookie itself: nothing is served from memory. */
+  readonly fromMemory = false;
   /** KV writes to commit with this response (revocations), only if it succeeds. */
   readonly pending: BlindWrite[] = [];
 

@@ -1,8 +1,14 @@
 import type { Config } from "./config.ts";
 import { randomToken, sha256Hex } from "./crypto.ts";
-import type { BlindWrite, GroupCommitter } from "./group_commit.ts";
+import {
+  type BlindWrite,
+  type Check,
+  type GroupCommitter,
+  StaleRead,
+} from "./group_commit.ts";
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
+import { KnownSessions } from "./known_sessions.ts";
 import { retrying, storeUnavailable, updateWithCheck } from "./kv_util.ts";
 import {
   cookieMaxAge,
@@ -37,6 +43,10 @@ export interface StoreOptions {
   config: Config;
   now: () => number;
   committer: GroupCommitter;
+}
+
+interface KvSessionOptions extends StoreOptions {
+  known: KnownSessions;
 }
 
 /** A fresh, unsaved record. */
@@ -148,14 +158,26 @@ class KvSession implements Session {
   destroyed = false;
 
   constructor(
-    private readonly opts: StoreOptions,
+    private readonly opts: KvSessionOptions,
     readonly secure: boolean,
     private id: string,
     public handle: string,
     public record: SessionRecord,
     public isNew: boolean,
     public visits: number,
+    /** Set when `record` came from memory: the versionstamp the commit must still find. */
+    public unverified: string | null = null,
   ) {}
+
+  get fromMemory(): boolean {
+    return this.unverified !== null;
+  }
+
+  /** The stored session is changing: memory of it is stale, and nothing is left to verify. */
+  private changing(): void {
+    this.opts.known.forget(this.handle);
+    this.unverified = null;
+  }
 
   async update(
     change: (record: SessionRecord) => SessionRecord,
@@ -168,6 +190,7 @@ class KvSession implements Session {
     const { kv, config } = this.opts;
     const now = this.opts.now();
     let next = this.record;
+    this.changing();
     await updateWithCheck<SessionRecord>(
       kv,
       sessionKey(this.handle),
@@ -195,8 +218,9 @@ class KvSession implements Session {
     if (this.destroyed) throw sessionEnded();
     const { config } = this.opts;
     const now = this.opts.now();
+    this.changing();
     const id = crypto.randomUUID();
-    const handle = await sha256Hex(id);
+    const handle = sha256Hex(id);
     const fresh = (r: SessionRecord) => ({
       ...change(r),
       createdAt: now,
@@ -250,6 +274,7 @@ class KvSession implements Session {
   }
 
   async destroy(): Promise<void> {
+    this.changing();
     if (!this.isNew && !this.destroyed) {
       await endSession(this.opts.kv, this.handle);
     }
@@ -273,40 +298,80 @@ class KvSession implements Session {
   }
 }
 
-/** Server-side sessions in Deno KV, keyed by the SHA-256 handle of a UUID v4 cookie. */
+/**
+ * Server-side sessions in Deno KV, keyed by the SHA-256 handle of a UUID v4 cookie.
+ *
+ * A safe request (`fromMemory`) of a session this process read or wrote less than a second
+ * ago is served from that memory, without reading the store: its group commit then checks
+ * that the stored session still has the versionstamp remembered, so a session that was
+ * ended, rotated or changed meanwhile (by any process) fails the check, nothing is written,
+ * and the request runs again from a fresh read. Visit counters are not checked: blind sums
+ * stay exact, and the count shown may lag other processes' counts by at most that second.
+ */
 export function createKvSessionStore(opts: StoreOptions): SessionStore {
   const { kv, config, now, committer } = opts;
   const reader = createGroupReader(kv);
+  const known = new KnownSessions();
+  const sessionOpts: KvSessionOptions = { ...opts, known };
 
   return {
-    async load(req, secure, counted = true) {
+    async load(req, secure, counted = true, fromMemory = false) {
       const inc = counted ? 1 : 0;
       const t = now();
       const ids = cookieValues(
         req.headers.get("cookie"),
         cookieName(config, secure),
       ).filter(isSessionId);
-      const handles = await Promise.all(ids.map(sha256Hex));
+      const handles = ids.map(sha256Hex);
+      if (fromMemory && handles.length === 1) {
+        const k = known.session(handles[0], t);
+        const hits = k && isAlive(k.record, config, t)
+          ? known.hits(t)
+          : undefined;
+        if (k && hits !== undefined) {
+          return {
+            session: new KvSession(
+              sessionOpts,
+              secure,
+              ids[0],
+              handles[0],
+              k.record,
+              false,
+              k.visits + inc,
+              k.versionstamp,
+            ),
+            hits: hits + inc,
+          };
+        }
+      }
       // Everything this request needs from the store, in one read.
       const keys: Deno.KvKey[] = [
         HITS_KEY,
         ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
       ];
       const entries = await reader.getMany(keys);
-      const hits = counterValue(entries[0].value) + inc;
+      const stored = counterValue(entries[0].value);
+      known.rememberHits(stored, t);
+      const hits = stored + inc;
       for (let i = 0; i < ids.length; i++) {
-        const record = entries[1 + 2 * i].value;
+        const { value: record, versionstamp } = entries[1 + 2 * i];
         if (isSessionRecord(record) && isAlive(record, config, t)) {
-          const visits = counterValue(entries[2 + 2 * i].value) + inc;
+          const visits = counterValue(entries[2 + 2 * i].value);
+          known.remember(handles[i], {
+            record,
+            versionstamp: versionstamp!,
+            visits,
+            at: t,
+          });
           return {
             session: new KvSession(
-              opts,
+              sessionOpts,
               secure,
               ids[i],
               handles[i],
               record,
               false,
-              visits,
+              visits + inc,
             ),
             hits,
           };
@@ -316,10 +381,10 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
       const record = newRecord(t, req.headers.get("user-agent"));
       return {
         session: new KvSession(
-          opts,
+          sessionOpts,
           secure,
           id,
-          await sha256Hex(id),
+          sha256Hex(id),
           record,
           true,
           inc,
@@ -332,6 +397,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
       const s = session as KvSession;
       const t = now();
       const writes: BlindWrite[] = [];
+      const checks: Check[] = [];
       if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
       if (!s.destroyed) {
         if (s.isNew) {
@@ -345,8 +411,30 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         if (count) {
           writes.push({ kind: "sum", key: visitsKey(s.handle), n: 1n });
         }
+        if (s.unverified !== null) {
+          checks.push({
+            key: sessionKey(s.handle),
+            versionstamp: s.unverified,
+          });
+        }
       }
-      await committer.write(writes);
+      let versionstamp;
+      try {
+        versionstamp = await committer.write(writes, checks);
+      } catch (error) {
+        if (error instanceof StaleRead) known.forget(s.handle);
+        throw error;
+      }
+      // What is remembered counts only what has landed.
+      if (count) known.countHit();
+      if (s.isNew && !s.destroyed && versionstamp) {
+        known.remember(s.handle, {
+          record: s.record,
+          versionstamp,
+          visits: s.visits,
+          at: t,
+        });
+      } else if (count && !s.destroyed) known.countVisit(s.handle);
       const cookie = s.setCookie(t);
       if (cookie) headers.append("Set-Cookie", cookie);
     },

@@ -88,13 +88,26 @@ Deno.test({
       assert.equal(by("first visit").getMany, 1);
       assert.equal(by("first visit").commits, 1);
       assert.deepEqual(by("first visit").mutations, { set: 1, sum: 2 });
-      // A returning page view: one read of 3 keys, one blind commit of 2 sums.
-      for (const route of ["returning `GET /`", "`GET /api/me`"]) {
-        assert.equal(by(route).getMany, 1);
-        assert.equal(by(route).getManyKeys, 3);
+      // A returning page view of a session remembered: no read, one commit of 2 sums that
+      // checks the session is unchanged.
+      for (
+        const route of [
+          "returning `GET /` (session remembered)",
+          "`GET /api/me`",
+        ]
+      ) {
+        assert.equal(by(route).getMany, 0);
+        assert.equal(by(route).get, 0);
         assert.equal(by(route).commits, 1);
-        assert.equal(by(route).checks, 0);
+        assert.equal(by(route).checks, 1);
+        assert.deepEqual(by(route).mutations, { sum: 2 });
       }
+      // Not remembered: one read of 3 keys, one blind commit of 2 sums.
+      const read = by("returning `GET /` (memory older than 1 s)");
+      assert.equal(read.getMany, 1);
+      assert.equal(read.getManyKeys, 3);
+      assert.equal(read.commits, 1);
+      assert.equal(read.checks, 0);
       // An answer: the checked update of the session, then the group commit.
       const answer = by("answer `POST /api/quizzes/http/answers` (JSON)");
       assert.equal(answer.commits, 2);

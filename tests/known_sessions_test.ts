@@ -1,0 +1,215 @@
+/**
+ * Sessions served from memory (lib/known_sessions.ts, lib/session_kv.ts): a GET of a
+ * session this process saw less than a second ago reads nothing, and its commit checks
+ * that the stored session is unchanged. Whatever changes it behind the app's back (another
+ * process, the sessions task, an admin) is seen at once, never served stale.
+ */
+import assert from "node:assert/strict";
+import { createApp } from "../lib/app.ts";
+import { sha256Hex } from "../lib/crypto.ts";
+import {
+  type BlindWrite,
+  createGroupCommitter,
+  StaleRead,
+} from "../lib/group_commit.ts";
+import {
+  KNOWN_TTL_MS,
+  KnownSessions,
+  MAX_KNOWN,
+} from "../lib/known_sessions.ts";
+import { HITS_KEY } from "../lib/session.ts";
+import { endSession, sessionKey } from "../lib/session_kv.ts";
+import {
+  buildRequest,
+  cookieFrom,
+  counter,
+  type KvSpy,
+  spyKv,
+  testApp,
+} from "./helpers.ts";
+
+/** The session id in a `name=value` cookie pair. */
+const idOf = (pair: string | null) => pair?.slice(pair.indexOf("=") + 1);
+
+const JSON_POST = (body: unknown, cookie?: string) => ({
+  method: "POST",
+  cookie,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+async function me(
+  app: (req: Request) => Promise<Response>,
+  cookie: string,
+) {
+  const res = await app(buildRequest("/api/me", { cookie }));
+  assert.equal(res.status, 200);
+  return { body: await res.json(), cookie: cookieFrom(res) };
+}
+
+Deno.test("a remembered session's page view reads nothing from the store and still counts exactly", async () => {
+  let spy!: KvSpy;
+  await using t = await testApp({}, { wrapKv: (kv) => (spy = spyKv(kv)).kv });
+  const first = await t.request("/api/me");
+  await first.body?.cancel();
+  const cookie = cookieFrom(first)!;
+  const reads = () => (spy.calls.getMany ?? 0) + (spy.calls.get ?? 0);
+  const before = reads();
+  for (let i = 2; i <= 6; i++) {
+    const { body, cookie: set } = await me(t.app, cookie);
+    assert.equal(body.visits, i);
+    assert.equal(body.hits, i);
+    assert.equal(set, null, "the same session, no new cookie");
+  }
+  assert.equal(reads(), before, "no reads");
+  assert.equal(await counter(t.kv, HITS_KEY), 6);
+  // Past the memory's second: read again, same counts.
+  t.clock.advance(KNOWN_TTL_MS / 1000);
+  assert.equal((await me(t.app, cookie)).body.visits, 7);
+  assert.equal(reads(), before + 1);
+});
+
+Deno.test("a remembered session ended behind the app's back (another process, the sessions task) is never adopted", async () => {
+  await using t = await testApp();
+  const first = await t.request("/api/me");
+  await first.body?.cancel();
+  const cookie = cookieFrom(first)!;
+  assert.equal((await me(t.app, cookie)).body.visits, 2);
+  // As `deno task sessions --revoke` or a second server on the same file would do it.
+  assert.ok(await endSession(t.kv, sha256Hex(idOf(cookie)!)));
+  const after = await me(t.app, cookie);
+  assert.ok(after.cookie, "a fresh session is issued");
+  assert.notEqual(idOf(after.cookie), idOf(cookie));
+  assert.equal(after.body.visits, 1);
+  assert.equal(await counter(t.kv, HITS_KEY), 3);
+});
+
+Deno.test("two apps on one store: a logout or an answer in one is seen at once by the other", async () => {
+  await using t = await testApp();
+  const other = await createApp({
+    config: t.config,
+    kv: t.kv,
+    now: t.clock.now,
+    log: () => {},
+  });
+  // An anonymous visitor's answer through the other app: this one shows it at once.
+  const first = await t.request("/api/me");
+  await first.body?.cancel();
+  const anon = cookieFrom(first)!;
+  assert.deepEqual((await me(t.app, anon)).body.scores, {});
+  const quiz = await (await t.request("/api/quizzes/http", { cookie: anon }))
+    .json();
+  const answer = await other(buildRequest(
+    "/api/quizzes/http/answers",
+    JSON_POST({ questionId: quiz.questions[0].id, choice: 0 }, anon),
+  ));
+  assert.equal(answer.status, 200);
+  await answer.body?.cancel();
+  assert.equal((await me(t.app, anon)).body.scores.http.answered, 1);
+
+  const reg = await t.request(
+    "/api/register",
+    JSON_POST({ username: "alice", password: "correct horse battery" }),
+  );
+  assert.equal(reg.status, 200);
+  await reg.body?.cancel();
+  const alice = cookieFrom(reg)!;
+  assert.deepEqual((await me(t.app, alice)).body.user, { username: "alice" });
+  assert.deepEqual((await me(t.app, alice)).body.user, { username: "alice" });
+
+  // A logout through the other app: this one no longer knows alice by that cookie.
+  const out = await other(
+    buildRequest("/api/logout", { method: "POST", cookie: alice }),
+  );
+  assert.equal(out.status, 200);
+  await out.body?.cancel();
+  const after = await me(t.app, alice);
+  assert.equal(after.body.user, null);
+  assert.ok(after.cookie);
+  assert.notEqual(idOf(after.cookie), idOf(alice));
+});
+
+Deno.test("reads failing: a remembered session is served (its commit verifies it); one ended meanwhile gets 503, not a page", async () => {
+  let spy!: KvSpy;
+  await using t = await testApp({}, { wrapKv: (kv) => (spy = spyKv(kv)).kv });
+  const first = await t.request("/api/me");
+  await first.body?.cancel();
+  const cookie = cookieFrom(first)!;
+  spy.fail("getMany", Infinity);
+  spy.fail("get", Infinity);
+  assert.equal((await me(t.app, cookie)).body.visits, 2);
+  await endSession(t.kv, sha256Hex(idOf(cookie)!));
+  const res = await t.request("/api/me", { cookie });
+  assert.equal(res.status, 503);
+  assert.deepEqual(res.headers.getSetCookie(), []);
+  await res.body?.cancel();
+  spy.heal();
+  assert.equal(await counter(t.kv, HITS_KEY), 2, "the 503 was not counted");
+});
+
+Deno.test("an error answer from memory is not counted, and its retry from a fresh read is not counted either", async () => {
+  await using t = await testApp();
+  const first = await t.request("/api/me");
+  await first.body?.cancel();
+  const cookie = cookieFrom(first)!;
+  const missing = await t.request("/api/quizzes/nope", { cookie });
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  assert.equal((await me(t.app, cookie)).body.visits, 2);
+  assert.equal(await counter(t.kv, HITS_KEY), 2);
+});
+
+Deno.test("group commit: a failed check refuses only the checked writers, and the blind ones land", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const committer = createGroupCommitter(kv);
+    const { versionstamp } = await kv.set(["session"], "v1");
+    const sum: BlindWrite = { kind: "sum", key: ["hits"], n: 1n };
+    // Same tick: one batch. The first check holds, the second does not.
+    const ok = committer.write([sum], [{ key: ["session"], versionstamp }]);
+    const stale = committer.write([sum], [{
+      key: ["session"],
+      versionstamp: "00000000000000000000",
+    }]);
+    const blind = committer.write([sum]);
+    await assert.rejects(stale, StaleRead);
+    // The checked writer whose check held was refused with it (which check failed is not
+    // known), so it must run again; the blind one landed.
+    await assert.rejects(ok, StaleRead);
+    assert.match((await blind)!, /^[0-9a-f]{20}$/);
+    assert.equal(await counter(kv, ["hits"]), 1);
+    assert.equal(committer.stats().staleCommits, 1);
+    // Alone, a check that holds lands, and the commit's versionstamp comes back.
+    const again = await committer.write([sum], [{
+      key: ["session"],
+      versionstamp,
+    }]);
+    assert.equal(await counter(kv, ["hits"]), 2);
+    assert.equal((await kv.get(["hits"])).versionstamp, again);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("what is remembered is bounded and forgotten after its second", () => {
+  const known = new KnownSessions();
+  const record = {
+    createdAt: 0,
+    lastSeenAt: 0,
+    user: null,
+    csrf: "x",
+    data: {},
+  };
+  for (let i = 0; i <= MAX_KNOWN; i++) {
+    known.remember(`h${i}`, { record, versionstamp: "v", visits: 1, at: 0 });
+  }
+  assert.equal(known.size, MAX_KNOWN);
+  assert.equal(known.session("h0", 0), undefined, "the oldest went first");
+  assert.ok(known.session(`h${MAX_KNOWN}`, KNOWN_TTL_MS - 1));
+  assert.equal(known.session(`h${MAX_KNOWN}`, KNOWN_TTL_MS), undefined);
+  assert.equal(known.session("h1", -1), undefined, "a clock that went back");
+  known.rememberHits(5, 0);
+  known.countHit();
+  assert.equal(known.hits(10), 6);
+  assert.equal(known.hits(KNOWN_TTL_MS), undefined);
+});
