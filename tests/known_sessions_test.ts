@@ -18,7 +18,7 @@ import {
   MAX_KNOWN,
 } from "../lib/known_sessions.ts";
 import { HITS_KEY } from "../lib/session.ts";
-import { endSession, sessionKey } from "../lib/session_kv.ts";
+import { endSession } from "../lib/session_kv.ts";
 import {
   buildRequest,
   cookieFrom,
