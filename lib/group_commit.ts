@@ -49,6 +49,8 @@ export interface GroupCommitter {
 interface Waiter {
   writes: BlindWrite[];
   checks: Check[];
+  /** The keys its `set`s write (as JSON): no two waiters setting one key share a commit. */
+  sets: string[];
   resolve: (versionstamp: string) => void;
   reject: (error: unknown) => void;
 }
@@ -81,19 +83,43 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     batchSizes: {},
   };
 
+  /**
+   * The next batch, in queue order. A waiter that sets a key another waiter of the batch
+   * sets waits for the next one: two checked read-modify-writes of one key in one commit
+   * would both pass their checks (made before any write) and one change would be lost.
+   * (A waiter that only checks a key another one sets may share the commit: it is as if it
+   * ran just before.)
+   */
   function takeBatch(): Waiter[] {
+    const batch: Waiter[] = [];
+    const later: Waiter[] = [];
+    const setKeys = new Set<string>();
     let count = 0;
-    let i = 0;
-    while (
-      i < queue.length &&
-      (i === 0 || count + queue[i].writes.length <= MAX_WRITES_PER_COMMIT)
-    ) {
-      count += queue[i].writes.length;
-      i++;
+    let full = false;
+    for (const w of queue) {
+      full ||= batch.length > 0 &&
+        count + w.writes.length > MAX_WRITES_PER_COMMIT;
+      if (full || w.sets.some((id) => setKeys.has(id))) {
+        later.push(w);
+        continue;
+      }
+      for (const id of w.sets) setKeys.add(id);
+      count += w.writes.length;
+      batch.push(w);
     }
-    const batch = queue.slice(0, i);
-    queue = queue.slice(i);
+    queue = later;
     return batch;
+  }
+
+  function landed(batch: Waiter[], versionstamp: string) {
+    stats.commits++;
+    stats.largestBatch = Math.max(stats.largestBatch, batch.length);
+    const bucket = bucketOf(batch.length);
+    stats.batchSizes[bucket] = (stats.batchSizes[bucket] ?? 0) + 1;
+    for (const w of batch) {
+      stats.writes += w.writes.length;
+      w.resolve(versionstamp);
+    }
   }
 
   function build(batch: Waiter[]): Deno.AtomicOperation {
@@ -125,25 +151,22 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
       const batch = takeBatch();
       try {
         const result = await retrying(() => build(batch).commit());
-        if (!result.ok) {
-          // A check failed, and the commit wrote nothing. Which request's check it was is
-          // not known, so every checked request is refused (each runs again from a fresh
-          // read); the blind writes go first into the next commit, where nothing can fail.
-          stats.staleCommits++;
-          const blind = batch.filter((w) => w.checks.length === 0);
-          for (const w of batch) {
-            if (w.checks.length > 0) w.reject(new StaleRead());
-          }
-          queue = [...blind, ...queue];
+        if (result.ok) {
+          landed(batch, result.versionstamp);
           continue;
         }
-        stats.commits++;
-        stats.largestBatch = Math.max(stats.largestBatch, batch.length);
-        const bucket = bucketOf(batch.length);
-        stats.batchSizes[bucket] = (stats.batchSizes[bucket] ?? 0) + 1;
-        for (const w of batch) {
-          stats.writes += w.writes.length;
-          w.resolve(result.versionstamp);
+        // A check failed, and the commit wrote nothing. Which one is not known: the checked
+        // waiters are committed one by one, so only those whose check fails are refused
+        // (StaleRead: they read again); the blind writes go first into the next batch.
+        stats.staleCommits++;
+        const checked = batch.filter((w) => w.checks.length > 0);
+        queue = [...batch.filter((w) => w.checks.length === 0), ...queue];
+        for (const w of checked) {
+          const alone = checked.length === 1
+            ? result
+            : await retrying(() => build([w]).commit());
+          if (alone.ok) landed([w], alone.versionstamp);
+          else w.reject(new StaleRead());
         }
       } catch (error) {
         for (const w of batch) w.reject(error);
@@ -168,7 +191,10 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
       // waits on the committer longer than the store timeout.
       let waiter: Waiter;
       const written = new Promise<string>((resolve, reject) => {
-        waiter = { writes, checks, resolve, reject };
+        const sets = writes.flatMap((w) =>
+          w.kind === "set" ? [JSON.stringify(w.key)] : []
+        );
+        waiter = { writes, checks, sets, resolve, reject };
         queue.push(waiter);
         if (!running) {
           running = true;
