@@ -67,7 +67,8 @@ export function withTimeout<T>(
   });
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) =>
+  new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long a store call may take before the request gives up with a 503. */
 export const STORE_TIMEOUT_MS = 5000;

@@ -9,7 +9,12 @@ import {
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
 import { KnownSessions } from "./known_sessions.ts";
-import { retrying, storeUnavailable, updateWithCheck } from "./kv_util.ts";
+import {
+  retrying,
+  sleep,
+  storeUnavailable,
+  updateWithCheck,
+} from "./kv_util.ts";
 import {
   cookieMaxAge,
   cookieName,
@@ -165,18 +170,16 @@ class KvSession implements Session {
     public record: SessionRecord,
     public isNew: boolean,
     public visits: number,
-    /** Set when `record` came from memory: the versionstamp the commit must still find. */
-    public unverified: string | null = null,
+    /** The stored entry's versionstamp as loaded or last written (null while new). */
+    public versionstamp: string | null = null,
+    /** `record` came from memory, unconfirmed: the commit must check `versionstamp`. */
+    public fromMemory = false,
   ) {}
-
-  get fromMemory(): boolean {
-    return this.unverified !== null;
-  }
 
   /** The stored session is changing: memory of it is stale, and nothing is left to verify. */
   private changing(): void {
     this.opts.known.forget(this.handle);
-    this.unverified = null;
+    this.fromMemory = false;
   }
 
   async update(
@@ -187,29 +190,46 @@ class KvSession implements Session {
       this.record = change(this.record);
       return this.record;
     }
-    const { kv, config } = this.opts;
+    const { kv, config, committer } = this.opts;
     const now = this.opts.now();
-    let next = this.record;
-    this.changing();
-    await updateWithCheck<SessionRecord>(
-      kv,
-      sessionKey(this.handle),
-      (entry, atomic) => {
-        // Never resurrect a session that a concurrent request ended.
-        if (
-          !isSessionRecord(entry.value) || !isAlive(entry.value, config, now)
-        ) throw sessionEnded();
-        // Writing anyway, so the idle window is renewed for free.
-        next = { ...change(entry.value), lastSeenAt: now };
-        return putSession(atomic, this.handle, next, config, now);
-      },
-    );
-    this.record = next;
-    this.pendingCookie = {
-      value: this.id,
-      maxAge: cookieMaxAge(next, config, now),
+    const key = sessionKey(this.handle);
+    this.opts.known.forget(this.handle);
+    // The first attempt starts from the record this request loaded (its versionstamp is
+    // checked in the commit), later ones from a fresh read. The write shares a group
+    // commit with other requests' writes (never with another write of this session).
+    let entry: { value: unknown; versionstamp: string | null } = {
+      value: this.record,
+      versionstamp: this.versionstamp,
     };
-    return next;
+    for (let conflict = 0;; conflict++) {
+      // Never resurrect a session that a concurrent request ended.
+      if (
+        entry.versionstamp === null || !isSessionRecord(entry.value) ||
+        !isAlive(entry.value, config, now)
+      ) throw sessionEnded();
+      // Writing anyway, so the idle window is renewed for free.
+      const next = { ...change(entry.value), lastSeenAt: now };
+      try {
+        this.versionstamp = await committer.write(
+          sessionSets(this.handle, next, config, now),
+          [{ key, versionstamp: entry.versionstamp }],
+        );
+      } catch (error) {
+        if (!(error instanceof StaleRead)) throw error;
+        // Changed meanwhile: replay this change on a fresh copy.
+        if (conflict >= 50) throw storeUnavailable();
+        await sleep(Math.random() * Math.min(50, 2 ** conflict));
+        entry = await retrying(() => kv.get(key));
+        continue;
+      }
+      this.record = next;
+      this.fromMemory = false;
+      this.pendingCookie = {
+        value: this.id,
+        maxAge: cookieMaxAge(next, config, now),
+      };
+      return next;
+    }
   }
 
   async rotate(
@@ -265,7 +285,11 @@ class KvSession implements Session {
       dropSession(atomic, from, entry.value.user);
       if (visits.value) atomic.set(visitsKey(handle), visits.value);
       putSession(atomic, handle, next, config, now);
-      if ((await retrying(() => atomic.commit())).ok) return next;
+      const result = await retrying(() => atomic.commit());
+      if (result.ok) {
+        this.versionstamp = result.versionstamp;
+        return next;
+      }
       await new Promise((r) =>
         setTimeout(r, Math.random() * Math.min(50, 2 ** conflict))
       );
@@ -339,6 +363,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
               false,
               k.visits + inc,
               k.versionstamp,
+              true,
             ),
             hits: hits + inc,
           };
@@ -372,6 +397,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
               record,
               false,
               visits + inc,
+              versionstamp,
             ),
             hits,
           };
@@ -411,10 +437,10 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         if (count) {
           writes.push({ kind: "sum", key: visitsKey(s.handle), n: 1n });
         }
-        if (s.unverified !== null) {
+        if (s.fromMemory) {
           checks.push({
             key: sessionKey(s.handle),
-            versionstamp: s.unverified,
+            versionstamp: s.versionstamp!,
           });
         }
       }
