@@ -73,6 +73,11 @@ export interface SessionStore {
    * `count`, renews the idle window when due, and sets the cookie header when it changed.
    */
   finish(session: Session, headers: Headers, count: boolean): Promise<void>;
+  /**
+   * Something wrote the store behind the sessions' back (the admin KV API): drop what is
+   * remembered, so the next requests show what is stored.
+   */
+  forget?(): void;
 }
 
 export const HITS_KEY = ["hits"] as const;

@@ -347,11 +347,28 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         cookieName(config, secure),
       ).filter(isSessionId);
       const handles = ids.map(sha256Hex);
+      const fresh = (hits: number) => {
+        const id = crypto.randomUUID();
+        const record = newRecord(t, req.headers.get("user-agent"));
+        const session = new KvSession(
+          sessionOpts,
+          secure,
+          id,
+          sha256Hex(id),
+          record,
+          true,
+          inc,
+        );
+        return { session, hits };
+      };
+      // A first visit (no id) has nothing to read but the hit counter: from memory if known.
+      const knownHits = fromMemory ? known.hits(t) : undefined;
+      if (handles.length === 0 && knownHits !== undefined) {
+        return fresh(knownHits + inc);
+      }
       if (fromMemory && handles.length === 1) {
         const k = known.session(handles[0], t);
-        const hits = k && isAlive(k.record, config, t)
-          ? known.hits(t)
-          : undefined;
+        const hits = k && isAlive(k.record, config, t) ? knownHits : undefined;
         if (k && hits !== undefined) {
           return {
             session: new KvSession(
@@ -403,21 +420,10 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
           };
         }
       }
-      const id = crypto.randomUUID();
-      const record = newRecord(t, req.headers.get("user-agent"));
-      return {
-        session: new KvSession(
-          sessionOpts,
-          secure,
-          id,
-          sha256Hex(id),
-          record,
-          true,
-          inc,
-        ),
-        hits,
-      };
+      return fresh(hits);
     },
+
+    forget: () => known.clear(),
 
     async finish(session, headers, count) {
       const s = session as KvSession;

@@ -84,8 +84,10 @@ Deno.test({
         assert.ok(found, `no row for ${label}`);
         return found.counts;
       };
-      // A first visit: one read (the hit counter), one commit (session, hits, visits).
-      assert.equal(by("first visit").getMany, 1);
+      // A first visit: at most one read (the hit counter, unless remembered from a request
+      // less than a second before), one commit (session, hits, visits).
+      assert.ok(by("first visit").getMany <= 1);
+      assert.ok(by("first visit").getManyKeys <= 1);
       assert.equal(by("first visit").commits, 1);
       assert.deepEqual(by("first visit").mutations, { set: 1, sum: 2 });
       // A returning page view of a session remembered: no read, one commit of 2 sums that

@@ -69,6 +69,25 @@ Deno.test("a remembered session's page view reads nothing from the store and sti
   assert.equal(reads(), before + 1);
 });
 
+Deno.test("a first visit just after another request reads nothing: the hit counter is remembered", async () => {
+  let spy!: KvSpy;
+  await using t = await testApp({}, { wrapKv: (kv) => (spy = spyKv(kv)).kv });
+  const first = await t.request("/api/me");
+  await first.body?.cancel();
+  const reads = () => (spy.calls.getMany ?? 0) + (spy.calls.get ?? 0);
+  const before = reads();
+  const second = await t.request("/api/me");
+  assert.ok(cookieFrom(second), "a new session");
+  assert.equal((await second.json()).hits, 2);
+  assert.equal(reads(), before);
+  assert.equal(await counter(t.kv, HITS_KEY), 2);
+  // The new session is remembered too: its next view reads nothing either.
+  const third = await me(t.app, cookieFrom(second)!);
+  assert.equal(third.body.visits, 2);
+  assert.equal(third.body.hits, 3);
+  assert.equal(reads(), before);
+});
+
 Deno.test("a remembered session ended behind the app's back (another process, the sessions task) is never adopted", async () => {
   await using t = await testApp();
   const first = await t.request("/api/me");

@@ -42,6 +42,7 @@ export const handler = {
         `The store refused this key or value: ${(error as Error).message}`,
       );
     }
+    ctx.store.forget?.();
     ctx.log(`admin: set ${formatKey(key)}`);
     return json({
       [formatKey(key)]: toJsonValue(fromJsonValue(body[names[0]])),

@@ -30,6 +30,7 @@ export const handler = {
     const entry = await ctx.kv.get(key);
     if (entry.versionstamp === null) throw new HttpError(404, "No such key");
     await ctx.kv.atomic().check(entry).delete(key).commit();
+    ctx.store.forget?.();
     ctx.log(`admin: deleted ${formatKey(key)}`);
     return json({ [formatKey(key)]: toJsonValue(entry.value) });
   },
