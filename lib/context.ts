@@ -17,8 +17,8 @@ export interface AppDeps {
   committer: GroupCommitter;
   store: SessionStore;
   auth: Auth;
-  /** Rendered pages by cache key (lib/render.tsx); per app, bounded. */
-  renderCache: Map<string, string>;
+  /** Rendered pages by cache key, split at their stand-ins (lib/render.tsx); per app, bounded. */
+  renderCache: Map<string, string[]>;
 }
 
 /** One request as the route handlers see it. */

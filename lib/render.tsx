@@ -57,6 +57,7 @@ export function page(
 const HITS = "@@mcq-hits@@";
 const VISITS = "@@mcq-visits@@";
 const CSRF = "@@mcq-csrf@@";
+const STAND_INS = /(@@mcq-(?:hits|visits|csrf)@@)/;
 
 /** How many rendered pages the cache keeps before it starts afresh (bounds memory). */
 export const RENDER_CACHE_SIZE = 1000;
@@ -65,7 +66,7 @@ export const RENDER_CACHE_SIZE = 1000;
  * Server rendering costs more than anything else a page view does, and pages repeat: the
  * same progress renders the same HTML but for the visitor's counts and form token. So a
  * page is rendered once per cache key, from a context whose counts and token are
- * stand-ins, and then filled in by replacement.
+ * stand-ins, split at them, and filled in by joining the parts with the real values.
  */
 function cachedRender(
   ctx: Ctx,
@@ -84,15 +85,21 @@ function cachedRender(
     standInSession.visits = VISITS;
     standIn.session = standInSession;
     (standIn as { hits: unknown }).hits = HITS;
-    template = render(standIn);
+    // Text and stand-ins alternate: [text, stand-in, text, ..., text].
+    template = render(standIn).split(STAND_INS);
     if (ctx.renderCache.size >= RENDER_CACHE_SIZE) ctx.renderCache.clear();
     ctx.renderCache.set(key, template);
   }
-  return template.replace(HITS, String(ctx.hits)).replace(
-    VISITS,
-    String(session.visits),
-  )
-    .replaceAll(CSRF, session.record.csrf);
+  const values: Record<string, string> = {
+    [HITS]: String(ctx.hits),
+    [VISITS]: String(session.visits),
+    [CSRF]: session.record.csrf,
+  };
+  let html = template[0];
+  for (let i = 1; i < template.length; i += 2) {
+    html += values[template[i]] + template[i + 1];
+  }
+  return html;
 }
 
 const TITLES: Record<number, string> = {
