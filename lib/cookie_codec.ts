@@ -24,6 +24,8 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
+
 /** Thrown by {@link CookieCodec.seal} when the sealed value would not fit in a cookie. */
 export class CookieTooLargeError extends Error {
   /**
@@ -111,16 +113,10 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 const BASE64URL_RE = /^[A-Za-z0-9_-]*$/;
 const KID_RE = /^[A-Za-z0-9_-]{8}$/;
 
-/** base64url without padding. Chunked so large inputs do not overflow the call stack. */
+/** base64url without padding (node's Buffer: a fifth of a cookie page view's time otherwise). */
 function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    .toString("base64url");
 }
 
 /**
@@ -131,13 +127,7 @@ function toBase64Url(bytes: Uint8Array): string {
  */
 function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
   if (!BASE64URL_RE.test(text) || text.length % 4 === 1) return null;
-  let binary: string;
-  try {
-    binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  } catch {
-    return null;
-  }
-  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  const bytes = new Uint8Array(Buffer.from(text, "base64url"));
   return toBase64Url(bytes) === text ? bytes : null;
 }
 
