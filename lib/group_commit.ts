@@ -10,10 +10,13 @@ export type BlindWrite =
   | { kind: "sum"; key: Deno.KvKey; n: bigint }
   | { kind: "set"; key: Deno.KvKey; value: unknown; expireIn?: number };
 
-/** A versionstamp check: the commit lands only if `key` is still at `versionstamp`. */
+/**
+ * A versionstamp check: the commit lands only if `key` is still at `versionstamp`
+ * (null: only if `key` still does not exist).
+ */
 export interface Check {
   key: Deno.KvKey;
-  versionstamp: string;
+  versionstamp: string | null;
 }
 
 /**

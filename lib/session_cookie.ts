@@ -24,8 +24,10 @@ import {
   createCookieCodec,
 } from "./cookie_codec.ts";
 import { randomToken, sha256Hex } from "./crypto.ts";
-import type { BlindWrite, GroupCommitter } from "./group_commit.ts";
+import type { BlindWrite, Check, GroupCommitter } from "./group_commit.ts";
+import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
+import { KNOWN_TTL_MS, KnownSessions, MAX_KNOWN } from "./known_sessions.ts";
 import { retrying } from "./kv_util.ts";
 import {
   cookieMaxAge,
@@ -164,8 +166,6 @@ class CookieSession implements Session {
   /** Changed since it was loaded: the cookie must be re-sealed. */
   dirty = false;
   destroyed = false;
-  /** Everything is in the cookie itself: nothing is served from memory. */
-  readonly fromMemory = false;
   /** KV writes to commit with this response (revocations), only if it succeeds. */
   readonly pending: BlindWrite[] = [];
 
@@ -181,7 +181,16 @@ class CookieSession implements Session {
     readonly stale: boolean,
     /** The client holds a cookie with this sid (so a copy may exist elsewhere). */
     private issued: boolean,
+    /**
+     * Set when the revocation state was not read but taken from memory: what the commit
+     * must still find (no revocation of this cookie; the user's "valid after" unchanged).
+     */
+    readonly checks: Check[] = [],
   ) {}
+
+  get fromMemory(): boolean {
+    return this.checks.length > 0;
+  }
 
   update(
     change: (record: SessionRecord) => SessionRecord,
@@ -214,7 +223,7 @@ class CookieSession implements Session {
       this.pending.push(revocation(this.handle, this.record, config, now));
     }
     const sid = crypto.randomUUID();
-    this.handle = await sha256Hex(sid);
+    this.handle = sha256Hex(sid);
     this.sid = sid;
     this.record = next;
     this.issued = false;
@@ -253,9 +262,44 @@ export async function createCookieSessionStore(
     ),
   );
   const codecFor = (secure: boolean): CookieCodec => secure ? hosted : plain;
+  const reader = createGroupReader(kv);
+  // The hit counter and each user's "valid after" entry as last read: a GET can be served
+  // without a read, its commit checking that nothing was revoked meanwhile (as in kv mode).
+  const known = new KnownSessions();
+  const validAfters = new Map<
+    string,
+    { value: unknown; versionstamp: string | null; at: number }
+  >();
+  const acceptedBy = (validAfter: unknown, record: SessionRecord) =>
+    // Anything but a number there (garbage from the admin API) fails closed.
+    validAfter === null ||
+    (typeof validAfter === "number" && record.createdAt >= validAfter);
+
+  function newSession(t: number, secure: boolean, hits: number, inc: number) {
+    const sid = crypto.randomUUID();
+    const session = new CookieSession(
+      opts,
+      secure,
+      sid,
+      sha256Hex(sid),
+      // No user agent: it would only cost cookie bytes (kv mode keeps it
+      // for the admin listing, which has no cookie sessions to list).
+      newRecord(t, null),
+      true,
+      inc,
+      false,
+      false,
+    );
+    return { session, hits };
+  }
 
   return {
-    async load(req, secure, counted = true) {
+    forget() {
+      known.clear();
+      validAfters.clear();
+    },
+
+    async load(req, secure, counted = true, fromMemory = false) {
       const inc = counted ? 1 : 0;
       const t = now();
       const codec = codecFor(secure);
@@ -277,9 +321,46 @@ export async function createCookieSessionStore(
           candidates.push({
             payload: opened.payload,
             stale: opened.stale,
-            handle: await sha256Hex(opened.payload.sid),
+            handle: sha256Hex(opened.payload.sid),
           });
         }
+      }
+      const knownHits = fromMemory ? known.hits(t) : undefined;
+      if (knownHits !== undefined && candidates.length === 1) {
+        const { payload, stale, handle } = candidates[0];
+        const user = payload.record.user;
+        const va = user ? validAfters.get(user) : undefined;
+        const fresh = va !== undefined && t >= va.at &&
+          t - va.at < KNOWN_TTL_MS;
+        if (!user || (fresh && acceptedBy(va.value, payload.record))) {
+          const checks: Check[] = [
+            { key: cookieRevokedKey(handle), versionstamp: null },
+          ];
+          if (user) {
+            checks.push({
+              key: userValidAfterKey(user),
+              versionstamp: va!.versionstamp,
+            });
+          }
+          return {
+            session: new CookieSession(
+              opts,
+              secure,
+              payload.sid,
+              handle,
+              payload.record,
+              false,
+              payload.visits + inc,
+              stale,
+              true,
+              checks,
+            ),
+            hits: knownHits + inc,
+          };
+        }
+      }
+      if (knownHits !== undefined && values.length === 0) {
+        return newSession(t, secure, knownHits + inc, inc);
       }
       // Everything this request needs from the store, in one read.
       const keys: Deno.KvKey[] = [HITS_KEY];
@@ -289,20 +370,25 @@ export async function createCookieSessionStore(
         const validAfter = user ? keys.push(userValidAfterKey(user)) - 1 : -1;
         return { revoked, validAfter };
       });
-      const entries = await retrying(() => kv.getMany(keys));
-      const hits = counterValue(entries[0].value) + inc;
+      const entries = await reader.getMany(keys);
+      const stored = counterValue(entries[0].value);
+      known.rememberHits(stored, t);
+      const hits = stored + inc;
+      for (let i = 0; i < candidates.length; i++) {
+        const user = candidates[i].payload.record.user;
+        if (user) {
+          const { value, versionstamp } = entries[at[i].validAfter];
+          if (validAfters.size >= MAX_KNOWN) validAfters.clear();
+          validAfters.set(user, { value, versionstamp, at: t });
+        }
+      }
       for (let i = 0; i < candidates.length; i++) {
         if (entries[at[i].revoked].value !== null) continue;
         const { payload, stale, handle } = candidates[i];
-        if (at[i].validAfter >= 0) {
-          const validAfter = entries[at[i].validAfter].value;
-          // Anything but a number there (garbage from the admin API) fails closed.
-          if (
-            validAfter !== null &&
-            !(typeof validAfter === "number" &&
-              payload.record.createdAt >= validAfter)
-          ) continue;
-        }
+        if (
+          at[i].validAfter >= 0 &&
+          !acceptedBy(entries[at[i].validAfter].value, payload.record)
+        ) continue;
         return {
           session: new CookieSession(
             opts,
@@ -318,23 +404,7 @@ export async function createCookieSessionStore(
           hits,
         };
       }
-      const sid = crypto.randomUUID();
-      return {
-        session: new CookieSession(
-          opts,
-          secure,
-          sid,
-          await sha256Hex(sid),
-          // No user agent: it would only cost cookie bytes (kv mode keeps it
-          // for the admin listing, which has no cookie sessions to list).
-          newRecord(t, null),
-          true,
-          inc,
-          false,
-          false,
-        ),
-        hits,
-      };
+      return newSession(t, secure, hits, inc);
     },
 
     async finish(session, headers, count) {
@@ -373,7 +443,8 @@ export async function createCookieSessionStore(
       }
       const writes = [...s.pending];
       if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
-      await committer.write(writes);
+      await committer.write(writes, s.checks);
+      if (count) known.countHit();
       if (cookie) headers.append("Set-Cookie", cookie);
     },
   };

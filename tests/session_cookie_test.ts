@@ -11,6 +11,7 @@ import { createCookieCodec } from "../lib/cookie_codec.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { createGroupCommitter } from "../lib/group_commit.ts";
 import { HttpError } from "../lib/http_error.ts";
+import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
 import type { Session, SessionStore } from "../lib/session.ts";
 import {
   cookieRevokedKey,
@@ -297,6 +298,8 @@ Deno.test("cookie mode: with KV getMany failing the app answers 503 without Set-
     wrapKv: (kv) => (spy = spyKv(kv)).kv,
   });
   const cookie = cookieFrom((await me(t)).res)!;
+  // Past what the app remembers (the hit counter, revocations): each request reads.
+  t.clock.advance(KNOWN_TTL_MS / 1000);
   spy!.fail("getMany", Infinity);
   for (const c of [undefined, cookie]) {
     const res = await t.request("/api/me", { cookie: c });
@@ -324,20 +327,49 @@ Deno.test("cookie mode: a failing hit commit answers 503 without Set-Cookie", as
   assert.equal((await me(t, cookie)).body.visits, 2);
 });
 
-Deno.test("cookie mode: a request costs one KV read and one commit", async () => {
+Deno.test("cookie mode: a GET costs one commit that checks the cookie is not revoked, and a read once the memory is a second old", async () => {
   let spy: KvSpy | undefined;
   await using t = await testApp(COOKIE_MODE, {
     wrapKv: (kv) => (spy = spyKv(kv)).kv,
   });
   const cookie = cookieFrom((await me(t)).res)!;
-  const before = { ...spy!.calls };
-  spy!.reads.length = 0;
-  await me(t, cookie);
-  assert.equal((spy!.calls.getMany ?? 0) - (before.getMany ?? 0), 1);
-  assert.equal((spy!.calls.get ?? 0) - (before.get ?? 0), 0);
-  assert.equal((spy!.calls.commit ?? 0) - (before.commit ?? 0), 1);
   const handle = await handleOf(cookie, COOKIE_MODE.secrets!);
+  const ops = async () => {
+    const before = { ...spy!.calls };
+    spy!.reads.length = 0;
+    await me(t, cookie);
+    const delta = (m: string) => (spy!.calls[m] ?? 0) - (before[m] ?? 0);
+    return {
+      getMany: delta("getMany"),
+      get: delta("get"),
+      commit: delta("commit"),
+    };
+  };
+  assert.deepEqual(await ops(), { getMany: 0, get: 0, commit: 1 });
+  t.clock.advance(KNOWN_TTL_MS / 1000);
+  assert.deepEqual(await ops(), { getMany: 1, get: 0, commit: 1 });
   assert.deepEqual(spy!.reads, [[["hits"], ["cookie_revoked", handle]]]);
+});
+
+Deno.test("cookie mode: a remembered cookie revoked behind the app's back (another instance) is refused at once", async () => {
+  await using t = await testApp(COOKIE_MODE);
+  const cookie = cookieFrom((await me(t)).res)!;
+  assert.equal((await me(t, cookie)).body.visits, 2);
+  // Another instance logs this cookie out: its revocation lands in the shared KV.
+  const other = await createApp({
+    config: t.config,
+    kv: t.kv,
+    now: t.clock.now,
+    log: () => {},
+  });
+  const out = await other(
+    buildRequest("/api/logout", { method: "POST", cookie }),
+  );
+  assert.equal(out.status, 200);
+  await out.body?.cancel();
+  const after = await me(t, cookie);
+  assert.equal(after.body.visits, 1, "a fresh session, not the revoked one");
+  assert.notEqual(cookieFrom(after.res), null);
 });
 
 Deno.test("cookie mode: a missing SESSION_SECRET stops the app at start", async () => {
