@@ -11,6 +11,7 @@
  * throughput, latency, 503s and any "database is locked" the servers logged.
  */
 import { parseArgs } from "node:util";
+import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
 import { type Server, startServer } from "../tests/helpers.ts";
 
 const { values } = parseArgs({
@@ -164,7 +165,10 @@ for (const { s, q } of racePairs) {
   s.answered.set(q.quizId, (s.answered.get(q.quizId) ?? 0) + wins);
 }
 
-// The totals, read through process 0 (its own /api/me is counted: subtract it).
+// The totals, read through process 0 (its own /api/me is counted: subtract it). A process
+// shows the counts it remembers for up to KNOWN_TTL_MS (other processes' counts may be
+// missing from them meanwhile; the stored counters are exact), so wait that out first.
+await new Promise((resolve) => setTimeout(resolve, KNOWN_TTL_MS + 100));
 const problems: string[] = [];
 const me = await (await fetch(`${servers[0].url}/api/me`)).json();
 if (me.hits - 1 !== counted) {
