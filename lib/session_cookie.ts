@@ -205,29 +205,34 @@ class CookieSession implements Session {
     return Promise.resolve(this.record);
   }
 
-  async rotate(
+  rotate(
     change: (record: SessionRecord) => SessionRecord = (r) => r,
   ): Promise<void> {
-    if (this.destroyed) throw sessionEnded();
-    const { config } = this.opts;
-    const now = this.opts.now();
-    const next = {
-      ...change(this.record),
-      createdAt: now,
-      lastSeenAt: now,
-      csrf: randomToken(),
-    };
-    // The cookie the client holds (and any copy of it) stops working once
-    // this response is sent: same effect as deleting the old KV session.
-    if (this.issued) {
-      this.pending.push(revocation(this.handle, this.record, config, now));
+    try {
+      if (this.destroyed) throw sessionEnded();
+      const { config } = this.opts;
+      const now = this.opts.now();
+      const next = {
+        ...change(this.record),
+        createdAt: now,
+        lastSeenAt: now,
+        csrf: randomToken(),
+      };
+      // The cookie the client holds (and any copy of it) stops working once
+      // this response is sent: same effect as deleting the old KV session.
+      if (this.issued) {
+        this.pending.push(revocation(this.handle, this.record, config, now));
+      }
+      const sid = crypto.randomUUID();
+      this.handle = sha256Hex(sid);
+      this.sid = sid;
+      this.record = next;
+      this.issued = false;
+      this.dirty = true;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const sid = crypto.randomUUID();
-    this.handle = sha256Hex(sid);
-    this.sid = sid;
-    this.record = next;
-    this.issued = false;
-    this.dirty = true;
+    return Promise.resolve();
   }
 
   destroy(): Promise<void> {
