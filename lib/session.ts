@@ -25,6 +25,11 @@ export interface SessionRecord {
   csrf: string;
   userAgent?: string;
   data: SessionData;
+  /**
+   * Kv mode: the visit that created the session when it was counted (1), kept in the record
+   * so that a first visit writes no counter row. Visits = this + the `visits` counter.
+   */
+  visitsAtStart?: number;
 }
 
 /** One request's view of its session, the same in both session modes. */

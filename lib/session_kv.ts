@@ -31,7 +31,10 @@ import {
 } from "./session.ts";
 
 export const sessionKey = (handle: string) => ["sessions", handle] as const;
-/** Kept beside the session so visits can be counted with blind `sum`s; deleted with it. */
+/**
+ * Kept beside the session so visits can be counted with blind `sum`s (from the second
+ * visit on: the first is in the record, `visitsAtStart`); deleted with it.
+ */
 export const visitsKey = (handle: string) => ["visits", handle] as const;
 /** Per-user index of live sessions, written in the same commits as the sessions. */
 export const userSessionKey = (user: string, handle: string) =>
@@ -398,7 +401,8 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
       for (let i = 0; i < ids.length; i++) {
         const { value: record, versionstamp } = entries[1 + 2 * i];
         if (isSessionRecord(record) && isAlive(record, config, t)) {
-          const visits = counterValue(entries[2 + 2 * i].value);
+          const visits = (record.visitsAtStart ?? 0) +
+            counterValue(entries[2 + 2 * i].value);
           known.remember(handles[i], {
             record,
             versionstamp: versionstamp!,
@@ -434,14 +438,18 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
       if (!s.destroyed) {
         if (s.isNew) {
           // A brand-new random key: nothing to check, so it can share the group commit.
+          // Its first visit is counted in the record: no counter row until the second.
+          if (count) s.record = { ...s.record, visitsAtStart: 1 };
           writes.push(...sessionSets(s.handle, s.record, config, t));
-        } else if (renewDue(s.record, config, t)) {
-          await s.update((r) => r).catch(
-            () => {/* ended meanwhile: nothing to renew */},
-          );
-        }
-        if (count) {
-          writes.push({ kind: "sum", key: visitsKey(s.handle), n: 1n });
+        } else {
+          if (renewDue(s.record, config, t)) {
+            await s.update((r) => r).catch(
+              () => {/* ended meanwhile: nothing to renew */},
+            );
+          }
+          if (count) {
+            writes.push({ kind: "sum", key: visitsKey(s.handle), n: 1n });
+          }
         }
         if (s.fromMemory) {
           checks.push({

@@ -129,6 +129,8 @@ Deno.test("a kv listing's prefix matches whole key parts", async () => {
   await using t = await testApp({ adminToken: ADMIN_TOKEN });
   const id = await newVisitor(t);
   const handle = await sha256Hex(id);
+  // A second visit: the visit counter row exists from then on.
+  await (await t.request("/", { cookie: `sessionId=${id}` })).body?.cancel();
   const { status, body } = await admin(t, "/admin/kv?prefix=sessions");
   assert.equal(status, 200);
   assert.deepEqual(body, { keys: [`sessions/${handle}`], cursor: null });

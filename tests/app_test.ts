@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../lib/crypto.ts";
 import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
-import { HITS_KEY } from "../lib/session.ts";
-import { visitsKey } from "../lib/session_kv.ts";
+import { HITS_KEY, type SessionRecord } from "../lib/session.ts";
+import { sessionKey, visitsKey } from "../lib/session_kv.ts";
 import {
   ADMIN_TOKEN,
   cookieFrom,
@@ -16,6 +16,7 @@ import {
   type KvSpy,
   setCookies,
   spyKv,
+  storedVisits,
   type TestApp,
   testApp,
 } from "./helpers.ts";
@@ -45,7 +46,7 @@ function form(fields: Record<string, string>, cookie?: string): RequestInit & {
 
 async function visitsOf(t: TestApp, cookie: string): Promise<number> {
   const id = cookie.slice(cookie.indexOf("=") + 1);
-  return await counter(t.kv, visitsKey(await sha256Hex(id)));
+  return await storedVisits(t.kv, sha256Hex(id));
 }
 
 Deno.test("POST /forget without the form's _csrf token is refused with 403", async () => {
@@ -664,4 +665,24 @@ Deno.test("a cached page still shows each visitor their own hits, visits and for
     body: `_csrf=${encodeURIComponent(token(pageB))}`,
   });
   assert.equal(forget.status, 303);
+});
+
+Deno.test("a first visit is counted in the new record: one row written, the counter row comes with the second visit", async () => {
+  await using t = await testApp();
+  const first = await t.request("/api/me");
+  assert.equal((await first.json()).visits, 1);
+  const cookie = cookieFrom(first)!;
+  const handle = sha256Hex(cookie.slice(cookie.indexOf("=") + 1));
+  const record = await t.kv.get<SessionRecord>(sessionKey(handle));
+  assert.equal(record.value?.visitsAtStart, 1);
+  assert.equal((await t.kv.get(visitsKey(handle))).versionstamp, null);
+  for (const expected of [2, 3]) {
+    const res = await t.request("/api/me", { cookie });
+    assert.equal((await res.json()).visits, expected);
+  }
+  assert.equal(await counter(t.kv, visitsKey(handle)), 2);
+  // Read back from the store (past the memory): the same count.
+  t.clock.advance(KNOWN_TTL_MS / 1000);
+  const res = await t.request("/api/me", { cookie });
+  assert.equal((await res.json()).visits, 4);
 });

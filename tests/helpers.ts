@@ -2,6 +2,7 @@
  * Shared test factories: an app on an in-memory KV with a clock the test moves by hand,
  * cookie helpers, KV wrappers that count or fail calls, and a real server process for e2e.
  */
+import type { SessionRecord } from "../lib/session.ts";
 import assert from "node:assert/strict";
 import { type App, createApp } from "../lib/app.ts";
 import { type Config, testConfig } from "../lib/config.ts";
@@ -137,6 +138,19 @@ export async function dumpKv(kv: Deno.Kv): Promise<Deno.KvEntry<unknown>[]> {
   const entries: Deno.KvEntry<unknown>[] = [];
   for await (const entry of kv.list({ prefix: [] })) entries.push(entry);
   return entries;
+}
+
+/** A kv-mode session's stored visits: the first (in its record) plus its counter. */
+export async function storedVisits(
+  kv: Deno.Kv,
+  handle: string,
+): Promise<number> {
+  const [record, visits] = await kv.getMany<[SessionRecord, Deno.KvU64]>([
+    ["sessions", handle],
+    ["visits", handle],
+  ]);
+  return (record.value?.visitsAtStart ?? 0) +
+    (visits.value === null ? 0 : Number(visits.value.value));
 }
 
 /** A KV counter's value as a number, 0 when absent. */

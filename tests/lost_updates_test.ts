@@ -14,6 +14,7 @@ import {
   counter,
   csrfFrom,
   idFrom,
+  storedVisits,
   type TestApp,
   testApp,
 } from "./helpers.ts";
@@ -94,7 +95,7 @@ Deno.test("300 concurrent requests of one session: exact hits and visits in KV",
   );
   for (const r of results) assert.equal(r.status, 200, r.body);
   assert.equal(await counter(t.kv, HITS_KEY), 303);
-  assert.equal(await counter(t.kv, visitsKey(handle)), 303);
+  assert.equal(await storedVisits(t.kv, handle), 303);
   const { body } = await me(t, cookie);
   assert.equal(body.hits, 304);
   assert.equal(body.visits, 304);
@@ -112,7 +113,7 @@ Deno.test("300 concurrent requests when every one finds a renewal due, plus 300 
   ]);
   for (const r of results) assert.equal(r.status, 200);
   assert.equal(await counter(t.kv, HITS_KEY), 601);
-  assert.equal(await counter(t.kv, visitsKey(handle)), 301);
+  assert.equal(await storedVisits(t.kv, handle), 301);
   const fresh = new Set(results.slice(300).map((r) => idFrom(r.res)));
   assert.equal(fresh.size, 300, "each new visitor got its own session");
   let stored = 0;

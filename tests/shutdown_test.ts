@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../lib/crypto.ts";
 import { HITS_KEY, type SessionRecord } from "../lib/session.ts";
-import { sessionKey, visitsKey } from "../lib/session_kv.ts";
-import { counter, startServer } from "./helpers.ts";
+import { sessionKey } from "../lib/session_kv.ts";
+import { counter, startServer, storedVisits } from "./helpers.ts";
 
 /** A JSON body sent in two halves: the second only once `gate` opens. */
 function slowBody(
@@ -114,7 +114,7 @@ Deno.test("SIGTERM: requests in flight complete with 2xx (bodies still arriving 
         const record = (await kv.get<SessionRecord>(sessionKey(handle))).value;
         assert.ok(record, "the session is stored");
         assert.equal(record.data.quizzes?.http?.answers[question], 0);
-        assert.equal(await counter(kv, visitsKey(handle)), 2);
+        assert.equal(await storedVisits(kv, handle), 2);
       }
     } finally {
       kv.close();
