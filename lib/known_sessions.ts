@@ -22,27 +22,61 @@ export interface Known {
   at: number;
 }
 
+/**
+ * A map of at most MAX_KNOWN entries (the least recently stored go first) whose entries
+ * count only for KNOWN_TTL_MS after their `at`.
+ */
+export class Remembered<V extends { at: number }> {
+  #entries = new Map<string, V>();
+
+  /** The entry under `key` if stored less than KNOWN_TTL_MS before `now`. */
+  get(key: string, now: number): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry && !fresh(entry.at, now)) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** The entry under `key`, however old (to update it in place). */
+  peek(key: string): V | undefined {
+    return this.#entries.get(key);
+  }
+
+  set(key: string, entry: V): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    if (this.#entries.size > MAX_KNOWN) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
 /** A small, bounded memory of recently seen sessions and of the hit counter. */
 export class KnownSessions {
-  #sessions = new Map<string, Known>();
+  #sessions = new Remembered<Known>();
   #hits: { value: number; at: number } | null = null;
 
   /** The session `handle` if known and read less than KNOWN_TTL_MS before `now`. */
   session(handle: string, now: number): Known | undefined {
-    const known = this.#sessions.get(handle);
-    if (known && !fresh(known.at, now)) {
-      this.#sessions.delete(handle);
-      return undefined;
-    }
-    return known;
+    return this.#sessions.get(handle, now);
   }
 
   remember(handle: string, known: Known): void {
-    this.#sessions.delete(handle);
     this.#sessions.set(handle, known);
-    if (this.#sessions.size > MAX_KNOWN) {
-      this.#sessions.delete(this.#sessions.keys().next().value!);
-    }
   }
 
   forget(handle: string): void {
@@ -63,7 +97,7 @@ export class KnownSessions {
 
   /** A counted visit of `handle` has landed in the store. */
   countVisit(handle: string): void {
-    const known = this.#sessions.get(handle);
+    const known = this.#sessions.peek(handle);
     if (known) known.visits++;
   }
 
@@ -71,7 +105,7 @@ export class KnownSessions {
     this.#hits = { value, at: now };
   }
 
-  /** Forgets everything, e.g. after a commit failed and counts may not have landed. */
+  /** Forgets everything (the admin KV API wrote the store behind the sessions' back). */
   clear(): void {
     this.#sessions.clear();
     this.#hits = null;

@@ -67,8 +67,14 @@ export function withTimeout<T>(
   });
 }
 
-export const sleep = (ms: number) =>
-  new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The pause after the `conflict`-th failed check of a read-modify-write (from 0): random,
+ * growing to at most 50 ms, so contenders on a hot key spread out instead of livelocking.
+ */
+export const conflictBackoff = (conflict: number) =>
+  sleep(Math.random() * Math.min(50, 2 ** conflict));
 
 /** How long a store call may take before the request gives up with a 503. */
 export const STORE_TIMEOUT_MS = 5000;
@@ -116,8 +122,7 @@ export async function updateWithCheck<T>(
     if (op === null) return entry;
     const result = await retrying(() => op.commit());
     if (result.ok) return entry;
-    // Spread contenders out a little so a hot key does not livelock.
-    await sleep(Math.random() * Math.min(50, 2 ** conflict));
+    await conflictBackoff(conflict);
   }
   throw storeUnavailable();
 }

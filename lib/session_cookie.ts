@@ -27,7 +27,7 @@ import { randomToken, sha256Hex } from "./crypto.ts";
 import type { BlindWrite, Check, GroupCommitter } from "./group_commit.ts";
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
-import { KNOWN_TTL_MS, KnownSessions, MAX_KNOWN } from "./known_sessions.ts";
+import { KnownSessions, Remembered } from "./known_sessions.ts";
 import { retrying } from "./kv_util.ts";
 import {
   cookieMaxAge,
@@ -247,6 +247,13 @@ class CookieSession implements Session {
   }
 }
 
+/** A cookie that opened: authentic, alive, not yet checked against revocations. */
+interface Candidate {
+  payload: CookiePayload;
+  stale: boolean;
+  handle: string;
+}
+
 /**
  * Sessions kept entirely in a sealed cookie. Async because the codec derives
  * its keys (for the plain and the `__Host-` cookie name) up front.
@@ -271,14 +278,34 @@ export async function createCookieSessionStore(
   // The hit counter and each user's "valid after" entry as last read: a GET can be served
   // without a read, its commit checking that nothing was revoked meanwhile (as in kv mode).
   const known = new KnownSessions();
-  const validAfters = new Map<
-    string,
+  const validAfters = new Remembered<
     { value: unknown; versionstamp: string | null; at: number }
   >();
   const acceptedBy = (validAfter: unknown, record: SessionRecord) =>
     // Anything but a number there (garbage from the admin API) fails closed.
     validAfter === null ||
     (typeof validAfter === "number" && record.createdAt >= validAfter);
+
+  /** The session an opened cookie carries, counting this request when `inc` is 1. */
+  function fromCookie(
+    { payload, stale, handle }: Candidate,
+    secure: boolean,
+    inc: number,
+    checks?: Check[],
+  ): CookieSession {
+    return new CookieSession(
+      opts,
+      secure,
+      payload.sid,
+      handle,
+      payload.record,
+      false,
+      payload.visits + inc,
+      stale,
+      true,
+      checks,
+    );
+  }
 
   function newSession(t: number, secure: boolean, hits: number, inc: number) {
     const sid = crypto.randomUUID();
@@ -312,11 +339,7 @@ export async function createCookieSessionStore(
         req.headers.get("cookie"),
         cookieName(config, secure),
       );
-      const candidates: {
-        payload: CookiePayload;
-        stale: boolean;
-        handle: string;
-      }[] = [];
+      const candidates: Candidate[] = [];
       for (const value of values) {
         const opened = await codec.open<unknown>(value, t);
         if (
@@ -332,12 +355,10 @@ export async function createCookieSessionStore(
       }
       const knownHits = fromMemory ? known.hits(t) : undefined;
       if (knownHits !== undefined && candidates.length === 1) {
-        const { payload, stale, handle } = candidates[0];
+        const { payload, handle } = candidates[0];
         const user = payload.record.user;
-        const va = user ? validAfters.get(user) : undefined;
-        const fresh = va !== undefined && t >= va.at &&
-          t - va.at < KNOWN_TTL_MS;
-        if (!user || (fresh && acceptedBy(va.value, payload.record))) {
+        const va = user ? validAfters.get(user, t) : undefined;
+        if (!user || (va && acceptedBy(va.value, payload.record))) {
           const checks: Check[] = [
             { key: cookieRevokedKey(handle), versionstamp: null },
           ];
@@ -348,18 +369,7 @@ export async function createCookieSessionStore(
             });
           }
           return {
-            session: new CookieSession(
-              opts,
-              secure,
-              payload.sid,
-              handle,
-              payload.record,
-              false,
-              payload.visits + inc,
-              stale,
-              true,
-              checks,
-            ),
+            session: fromCookie(candidates[0], secure, inc, checks),
             hits: knownHits + inc,
           };
         }
@@ -380,34 +390,14 @@ export async function createCookieSessionStore(
       known.rememberHits(stored, t);
       const hits = stored + inc;
       for (let i = 0; i < candidates.length; i++) {
-        const user = candidates[i].payload.record.user;
-        if (user) {
+        const { record } = candidates[i].payload;
+        if (record.user) {
           const { value, versionstamp } = entries[at[i].validAfter];
-          if (validAfters.size >= MAX_KNOWN) validAfters.clear();
-          validAfters.set(user, { value, versionstamp, at: t });
+          validAfters.set(record.user, { value, versionstamp, at: t });
+          if (!acceptedBy(value, record)) continue;
         }
-      }
-      for (let i = 0; i < candidates.length; i++) {
         if (entries[at[i].revoked].value !== null) continue;
-        const { payload, stale, handle } = candidates[i];
-        if (
-          at[i].validAfter >= 0 &&
-          !acceptedBy(entries[at[i].validAfter].value, payload.record)
-        ) continue;
-        return {
-          session: new CookieSession(
-            opts,
-            secure,
-            payload.sid,
-            handle,
-            payload.record,
-            false,
-            payload.visits + inc,
-            stale,
-            true,
-          ),
-          hits,
-        };
+        return { session: fromCookie(candidates[i], secure, inc), hits };
       }
       return newSession(t, secure, hits, inc);
     },

@@ -10,8 +10,8 @@ import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
 import { KnownSessions } from "./known_sessions.ts";
 import {
+  conflictBackoff,
   retrying,
-  sleep,
   storeUnavailable,
   updateWithCheck,
 } from "./kv_util.ts";
@@ -221,7 +221,7 @@ class KvSession implements Session {
         if (!(error instanceof StaleRead)) throw error;
         // Changed meanwhile: replay this change on a fresh copy.
         if (conflict >= 50) throw storeUnavailable();
-        await sleep(Math.random() * Math.min(50, 2 ** conflict));
+        await conflictBackoff(conflict);
         entry = await retrying(() => kv.get(key));
         continue;
       }
@@ -293,9 +293,7 @@ class KvSession implements Session {
         this.versionstamp = result.versionstamp;
         return next;
       }
-      await new Promise((r) =>
-        setTimeout(r, Math.random() * Math.min(50, 2 ** conflict))
-      );
+      await conflictBackoff(conflict);
     }
     throw storeUnavailable();
   }
