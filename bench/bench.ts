@@ -26,8 +26,9 @@
  */
 import { parseArgs } from "node:util";
 import { CONFIG_VARS } from "../lib/config.ts";
+import type { GroupCommitStats } from "../lib/group_commit.ts";
 import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
-import { keyBytes, valueBytes } from "./instrumented.ts";
+import { keyBytes, type StoreCounts, valueBytes } from "./instrumented.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const WRK_SCRIPT = `${ROOT}bench/wrk.lua`;
@@ -1279,31 +1280,9 @@ export async function lostUpdates(
 // ---------------------------------------------------------------------------------------
 // KV operations per request by route, and group-commit batch sizes (bench/instrumented.ts)
 
-interface StoreCounts {
-  get: number;
-  getMany: number;
-  getManyKeys: number;
-  list: number;
-  listed: number;
-  set: number;
-  delete: number;
-  commits: number;
-  conflicts: number;
-  mutations: Record<string, number>;
-  checks: number;
-  mutationsPerCommit: Record<string, number>;
-}
-
-interface CommitterStats {
-  commits: number;
-  writes: number;
-  largestBatch: number;
-  batchSizes: Record<string, number>;
-}
-
 async function storeStats(
   server: Running,
-): Promise<{ counts: StoreCounts; committer: CommitterStats | null }> {
+): Promise<{ counts: StoreCounts; committer: GroupCommitStats | null }> {
   return await (await fetch(`${server.url}/__bench/stats`)).json();
 }
 
