@@ -23,7 +23,7 @@ import {
   CookieTooLargeError,
   createCookieCodec,
 } from "./cookie_codec.ts";
-import { randomToken, sha256Hex } from "./crypto.ts";
+import { randomToken, sessionHandle } from "./crypto.ts";
 import type { BlindWrite, Check, GroupCommitter } from "./group_commit.ts";
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
@@ -224,7 +224,7 @@ class CookieSession implements Session {
         this.pending.push(revocation(this.handle, this.record, config, now));
       }
       const sid = crypto.randomUUID();
-      this.handle = sha256Hex(sid);
+      this.handle = sessionHandle(sid);
       this.sid = sid;
       this.record = next;
       this.issued = false;
@@ -313,7 +313,7 @@ export async function createCookieSessionStore(
       opts,
       secure,
       sid,
-      sha256Hex(sid),
+      sessionHandle(sid),
       // No user agent: it would only cost cookie bytes (kv mode keeps it
       // for the admin listing, which has no cookie sessions to list).
       newRecord(t, null),
@@ -349,7 +349,7 @@ export async function createCookieSessionStore(
           candidates.push({
             payload: opened.payload,
             stale: opened.stale,
-            handle: sha256Hex(opened.payload.sid),
+            handle: sessionHandle(opened.payload.sid),
           });
         }
       }

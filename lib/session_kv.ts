@@ -1,5 +1,5 @@
 import type { Config } from "./config.ts";
-import { randomToken, sha256Hex } from "./crypto.ts";
+import { randomToken, sessionHandle } from "./crypto.ts";
 import {
   type BlindWrite,
   type Check,
@@ -243,7 +243,7 @@ class KvSession implements Session {
     const now = this.opts.now();
     this.changing();
     const id = crypto.randomUUID();
-    const handle = sha256Hex(id);
+    const handle = sessionHandle(id);
     const fresh = (r: SessionRecord) => ({
       ...change(r),
       createdAt: now,
@@ -347,7 +347,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         req.headers.get("cookie"),
         cookieName(config, secure),
       ).filter(isSessionId);
-      const handles = ids.map(sha256Hex);
+      const handles = ids.map(sessionHandle);
       const fresh = (hits: number) => {
         const id = crypto.randomUUID();
         const record = newRecord(t, req.headers.get("user-agent"));
@@ -355,7 +355,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
           sessionOpts,
           secure,
           id,
-          sha256Hex(id),
+          sessionHandle(id),
           record,
           true,
           inc,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createApp } from "../lib/app.ts";
-import { sha256Hex } from "../lib/crypto.ts";
+import { HANDLES_KEPT, sessionHandle, sha256Hex } from "../lib/crypto.ts";
 import {
   type BlindWrite,
   createGroupCommitter,
@@ -250,4 +250,15 @@ Deno.test("what is remembered is bounded and forgotten after its second", () => 
   known.countHit();
   assert.equal(known.hits(10), 6);
   assert.equal(known.hits(KNOWN_TTL_MS), undefined);
+});
+
+Deno.test("a session's handle is the SHA-256 of its id, whether remembered or not", () => {
+  const ids = Array.from(
+    { length: HANDLES_KEPT + 2 },
+    () => crypto.randomUUID(),
+  );
+  // Twice over more ids than are kept: the second round finds some remembered, some not.
+  for (let round = 0; round < 2; round++) {
+    for (const id of ids) assert.equal(sessionHandle(id), sha256Hex(id));
+  }
 });
