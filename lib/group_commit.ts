@@ -70,7 +70,8 @@ function bucketOf(n: number): string {
 /**
  * Group commit: blind writes of concurrent requests go into one atomic commit (one fsync)
  * that every request awaits before it answers, so each acknowledged write is durable while
- * the store sees one commit per batch instead of one per request. Sums on one key are merged.
+ * the store sees one commit per batch instead of one per request. Sums on one key object
+ * (such as HITS_KEY) are merged.
  * A commit starts as soon as the previous one ends; no timer adds latency at low load.
  * A request may add versionstamp checks (that what it read without a store call is still
  * current, see lib/session_kv.ts): they ride along in the same commit.
@@ -127,7 +128,10 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
 
   function build(batch: Waiter[]): Deno.AtomicOperation {
     const atomic = kv.atomic();
-    const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
+    // By key object: the hot counter (HITS_KEY) is one shared array, so every request's
+    // hit becomes one sum without serialising keys. Equal keys in distinct arrays stay
+    // separate sums of one atomic, which the store applies one after the other.
+    const sums = new Map<Deno.KvKey, bigint>();
     for (const { writes, checks } of batch) {
       for (const c of checks) atomic.check(c);
       for (const w of writes) {
@@ -139,13 +143,10 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
           );
           continue;
         }
-        const id = JSON.stringify(w.key);
-        const merged = sums.get(id);
-        if (merged) merged.n += w.n;
-        else sums.set(id, { key: w.key, n: w.n });
+        sums.set(w.key, (sums.get(w.key) ?? 0n) + w.n);
       }
     }
-    for (const { key, n } of sums.values()) atomic.sum(key, n);
+    for (const [key, n] of sums) atomic.sum(key, n);
     return atomic;
   }
 
