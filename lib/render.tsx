@@ -90,14 +90,14 @@ function cachedRender(
     if (ctx.renderCache.size >= RENDER_CACHE_SIZE) ctx.renderCache.clear();
     ctx.renderCache.set(key, template);
   }
-  const values: Record<string, string> = {
-    [HITS]: String(ctx.hits),
-    [VISITS]: String(session.visits),
-    [CSRF]: session.record.csrf,
-  };
   let html = template[0];
   for (let i = 1; i < template.length; i += 2) {
-    html += values[template[i]] + template[i + 1];
+    const standIn = template[i];
+    html += (standIn === HITS
+      ? ctx.hits
+      : standIn === VISITS
+      ? session.visits
+      : session.record.csrf) + template[i + 1];
   }
   return html;
 }
