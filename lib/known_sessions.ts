@@ -18,8 +18,63 @@ export interface Known {
   versionstamp: string;
   /** Its visit count, this process's counted requests included. */
   visits: number;
+  /**
+   * The visit counter's versionstamp in the read `visits` came from (null: no counter
+   * row then). A counted visit that lands with a later versionstamp was not in that read.
+   */
+  visitsVersionstamp: string | null;
   /** When it was read or written (the app's clock, epoch ms). */
   at: number;
+}
+
+/** A counted request whose commit has landed in the store. */
+export interface Landing {
+  /** The versionstamp of the commit that holds it. */
+  versionstamp: string;
+  /** It counted a hit. */
+  hit: boolean;
+  /** The session whose visit counter it counted, if any. */
+  handle: string | null;
+}
+
+/** Whether a commit at `versionstamp` came after a read that saw `seen` (null: nothing). */
+const after = (versionstamp: string, seen: string | null) =>
+  seen === null || versionstamp > seen;
+
+/**
+ * The landings seen while reads are in flight. A read's snapshot may be older than counts
+ * that landed before its answer arrived: those are added to what it read, by versionstamp,
+ * so remembering a read never hides a count (nor adds one the snapshot already holds).
+ * Kept only as long as a read that began before them is in flight.
+ */
+class Landings {
+  #log: Landing[] = [];
+  /** The position of #log[0] among all landings logged. */
+  #base = 0;
+  /** Where each read in flight began. */
+  #open: number[] = [];
+
+  begin(): number {
+    const at = this.#base + this.#log.length;
+    this.#open.push(at);
+    return at;
+  }
+
+  /** The landings since `at`; the read that began there is over. */
+  end(at: number): Landing[] {
+    this.#open.splice(this.#open.indexOf(at), 1);
+    const since = this.#log.slice(at - this.#base);
+    const keep = this.#open.length > 0
+      ? Math.min(...this.#open)
+      : this.#base + this.#log.length;
+    this.#log.splice(0, keep - this.#base);
+    this.#base = keep;
+    return since;
+  }
+
+  add(landing: Landing): void {
+    if (this.#open.length > 0) this.#log.push(landing);
+  }
 }
 
 /**
@@ -65,18 +120,50 @@ export class Remembered<V extends { at: number }> {
   }
 }
 
-/** A small, bounded memory of recently seen sessions and of the hit counter. */
+/**
+ * A small, bounded memory of recently seen sessions and of the hit counter. Reads that
+ * feed it go `beginRead()` ... `endRead()`, and each counted request that lands is told
+ * (`landed`), so that what is remembered is what the store holds plus exactly this
+ * process's counts since.
+ */
 export class KnownSessions {
   #sessions = new Remembered<Known>();
-  #hits: { value: number; at: number } | null = null;
+  #hits: { value: number; versionstamp: string | null; at: number } | null =
+    null;
+  #landings = new Landings();
 
   /** The session `handle` if known and read less than KNOWN_TTL_MS before `now`. */
   session(handle: string, now: number): Known | undefined {
     return this.#sessions.get(handle, now);
   }
 
-  remember(handle: string, known: Known): void {
+  /** Call before a read whose answer will be remembered; give its mark to `endRead`. */
+  beginRead(): number {
+    return this.#landings.begin();
+  }
+
+  /**
+   * Call when the read begun at `mark` has answered (or failed), in the same synchronous
+   * step as remembering what it read: the landings meanwhile, for `remember*`.
+   */
+  endRead(mark: number): Landing[] {
+    return this.#landings.end(mark);
+  }
+
+  /**
+   * Remembers a session as read (with `landed`, the landings since its read began) or as
+   * just written. Returns its visit count including those landings.
+   */
+  remember(handle: string, known: Known, landed: Landing[] = []): number {
+    for (const l of landed) {
+      if (
+        l.handle === handle && after(l.versionstamp, known.visitsVersionstamp)
+      ) {
+        known.visits++;
+      }
+    }
     this.#sessions.set(handle, known);
+    return known.visits;
   }
 
   forget(handle: string): void {
@@ -90,19 +177,36 @@ export class KnownSessions {
       : undefined;
   }
 
-  /** A counted hit has landed in the store. */
-  countHit(): void {
-    if (this.#hits) this.#hits.value++;
+  /**
+   * Remembers the hit counter as read: `value` at `versionstamp` (null: no counter yet),
+   * plus the `landed` hits its snapshot missed. Returns that sum.
+   */
+  rememberHits(
+    value: number,
+    versionstamp: string | null,
+    now: number,
+    landed: Landing[],
+  ): number {
+    for (const l of landed) {
+      if (l.hit && after(l.versionstamp, versionstamp)) value++;
+    }
+    this.#hits = { value, versionstamp, at: now };
+    return value;
   }
 
-  /** A counted visit of `handle` has landed in the store. */
-  countVisit(handle: string): void {
-    const known = this.#sessions.peek(handle);
-    if (known) known.visits++;
-  }
-
-  rememberHits(value: number, now: number): void {
-    this.#hits = { value, at: now };
+  /** A counted request has landed in the store: count it in what is remembered. */
+  landed(landing: Landing): void {
+    this.#landings.add(landing);
+    const { versionstamp, hit, handle } = landing;
+    if (hit && this.#hits && after(versionstamp, this.#hits.versionstamp)) {
+      this.#hits.value++;
+    }
+    if (handle !== null) {
+      const known = this.#sessions.peek(handle);
+      if (known && after(versionstamp, known.visitsVersionstamp)) {
+        known.visits++;
+      }
+    }
   }
 
   /** Forgets everything (the admin KV API wrote the store behind the sessions' back). */

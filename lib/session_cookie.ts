@@ -385,10 +385,19 @@ export async function createCookieSessionStore(
         const validAfter = user ? keys.push(userValidAfterKey(user)) - 1 : -1;
         return { revoked, validAfter };
       });
-      const entries = await reader.getMany(keys);
-      const stored = counterValue(entries[0].value);
-      known.rememberHits(stored, t);
-      const hits = stored + inc;
+      const mark = known.beginRead();
+      let entries, landed;
+      try {
+        entries = await reader.getMany(keys);
+      } finally {
+        landed = known.endRead(mark);
+      }
+      const hits = known.rememberHits(
+        counterValue(entries[0].value),
+        entries[0].versionstamp,
+        t,
+        landed,
+      ) + inc;
       for (let i = 0; i < candidates.length; i++) {
         const { record } = candidates[i].payload;
         if (record.user) {
@@ -438,8 +447,10 @@ export async function createCookieSessionStore(
       }
       const writes = [...s.pending];
       if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
-      await committer.write(writes, s.checks);
-      if (count) known.countHit();
+      const versionstamp = await committer.write(writes, s.checks);
+      if (count && versionstamp) {
+        known.landed({ versionstamp, hit: true, handle: null });
+      }
       if (cookie) headers.append("Set-Cookie", cookie);
     },
   };

@@ -8,7 +8,7 @@ import {
 } from "./group_commit.ts";
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
-import { KnownSessions } from "./known_sessions.ts";
+import { KnownSessions, type Landing } from "./known_sessions.ts";
 import {
   conflictBackoff,
   retrying,
@@ -388,25 +388,35 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         }
       }
       // Everything this request needs from the store, in one read.
+      let landed: Landing[];
       const keys: Deno.KvKey[] = [
         HITS_KEY,
         ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
       ];
-      const entries = await reader.getMany(keys);
-      const stored = counterValue(entries[0].value);
-      known.rememberHits(stored, t);
-      const hits = stored + inc;
+      const mark = known.beginRead();
+      let entries;
+      try {
+        entries = await reader.getMany(keys);
+      } finally {
+        landed = known.endRead(mark);
+      }
+      const hits = known.rememberHits(
+        counterValue(entries[0].value),
+        entries[0].versionstamp,
+        t,
+        landed,
+      ) + inc;
       for (let i = 0; i < ids.length; i++) {
         const { value: record, versionstamp } = entries[1 + 2 * i];
         if (isSessionRecord(record) && isAlive(record, config, t)) {
-          const visits = (record.visitsAtStart ?? 0) +
-            counterValue(entries[2 + 2 * i].value);
-          known.remember(handles[i], {
+          const counted = entries[2 + 2 * i];
+          const visits = known.remember(handles[i], {
             record,
             versionstamp: versionstamp!,
-            visits,
+            visits: (record.visitsAtStart ?? 0) + counterValue(counted.value),
+            visitsVersionstamp: counted.versionstamp,
             at: t,
-          });
+          }, landed);
           return {
             session: new KvSession(
               sessionOpts,
@@ -464,15 +474,23 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         throw error;
       }
       // What is remembered counts only what has landed.
-      if (count) known.countHit();
       if (s.isNew && !s.destroyed && versionstamp) {
         known.remember(s.handle, {
           record: s.record,
           versionstamp,
           visits: s.visits,
+          visitsVersionstamp: null,
           at: t,
         });
-      } else if (count && !s.destroyed) known.countVisit(s.handle);
+      }
+      if (count && versionstamp) {
+        known.landed({
+          versionstamp,
+          hit: true,
+          // A new session's first visit is in the record just remembered.
+          handle: s.isNew || s.destroyed ? null : s.handle,
+        });
+      }
       const cookie = s.setCookie(t);
       if (cookie) headers.append("Set-Cookie", cookie);
     },

@@ -239,15 +239,21 @@ Deno.test("what is remembered is bounded and forgotten after its second", () => 
     data: {},
   };
   for (let i = 0; i <= MAX_KNOWN; i++) {
-    known.remember(`h${i}`, { record, versionstamp: "v", visits: 1, at: 0 });
+    known.remember(`h${i}`, {
+      record,
+      versionstamp: "v",
+      visits: 1,
+      visitsVersionstamp: null,
+      at: 0,
+    });
   }
   assert.equal(known.size, MAX_KNOWN);
   assert.equal(known.session("h0", 0), undefined, "the oldest went first");
   assert.ok(known.session(`h${MAX_KNOWN}`, KNOWN_TTL_MS - 1));
   assert.equal(known.session(`h${MAX_KNOWN}`, KNOWN_TTL_MS), undefined);
   assert.equal(known.session("h1", -1), undefined, "a clock that went back");
-  known.rememberHits(5, 0);
-  known.countHit();
+  known.rememberHits(5, null, 0, []);
+  known.landed({ versionstamp: "01", hit: true, handle: null });
   assert.equal(known.hits(10), 6);
   assert.equal(known.hits(KNOWN_TTL_MS), undefined);
 });
@@ -261,4 +267,87 @@ Deno.test("a session's handle is the SHA-256 of its id, whether remembered or no
   for (let round = 0; round < 2; round++) {
     for (const id of ids) assert.equal(sessionHandle(id), sha256Hex(id));
   }
+});
+
+Deno.test("counts that land while a read is in flight are added to it exactly once, by versionstamp", () => {
+  const known = new KnownSessions();
+  const record = {
+    createdAt: 0,
+    lastSeenAt: 0,
+    user: null,
+    csrf: "x",
+    data: {},
+  };
+  const v = (n: number) => n.toString(16).padStart(20, "0");
+  known.rememberHits(10, v(10), 0, []);
+  const mark = known.beginRead(); // its snapshot holds everything up to v(20)
+  known.landed({ versionstamp: v(12), hit: true, handle: "a" }); // in the snapshot
+  known.landed({ versionstamp: v(21), hit: true, handle: "a" }); // not in it
+  known.landed({ versionstamp: v(22), hit: true, handle: "b" }); // not in it
+  assert.equal(known.hits(0), 13, "the old memory counted all three");
+  const landed = known.endRead(mark);
+  assert.equal(known.rememberHits(11, v(12), 0, landed), 13);
+  assert.equal(
+    known.remember("a", {
+      record,
+      versionstamp: v(5),
+      visits: 1,
+      visitsVersionstamp: v(12),
+      at: 0,
+    }, landed),
+    2,
+  );
+  // A landing answered late but committed before the snapshot is not counted again.
+  known.landed({ versionstamp: v(11), hit: true, handle: "a" });
+  known.landed({ versionstamp: v(23), hit: true, handle: "a" });
+  assert.equal(known.hits(0), 14);
+  assert.equal(known.session("a", 0)?.visits, 3);
+  // With no read in flight nothing is logged: a read begun now sees only what follows.
+  const next = known.beginRead();
+  assert.deepEqual(known.endRead(next), []);
+});
+
+/** A KV whose next getMany takes its snapshot at once but answers only on release(). */
+function holdingKv(real: Deno.Kv) {
+  let armed = false;
+  let release = () => {};
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (prop !== "getMany") return value.bind(target);
+      return async (...args: unknown[]) => {
+        const entries = await value.apply(target, args);
+        if (armed) {
+          armed = false;
+          await new Promise<void>((resolve) => (release = resolve));
+        }
+        return entries;
+      };
+    },
+  });
+  return { kv, arm: () => void (armed = true), release: () => release() };
+}
+
+Deno.test("a read answered after another request's count landed does not hide that count", async () => {
+  let hold!: ReturnType<typeof holdingKv>;
+  await using t = await testApp({}, {
+    wrapKv: (kv) => (hold = holdingKv(kv)).kv,
+  });
+  const a = cookieFrom(await t.request("/api/me"))!;
+  const b = cookieFrom(await t.request("/api/me"))!;
+  // Both sessions and the hit counter are read afresh by the next requests.
+  t.clock.advance(KNOWN_TTL_MS / 1000);
+  hold.arm();
+  const slow = t.app(buildRequest("/api/me", { cookie: a })); // snapshot now, answer later
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Meanwhile b's read, commit and count land; a's snapshot does not hold that hit.
+  assert.equal((await me(t.app, b)).body.hits, 3);
+  hold.release();
+  assert.equal((await (await slow).json()).hits, 4, "a's page counts b's hit");
+  const stored = await counter(t.kv, HITS_KEY);
+  assert.equal(stored, 4);
+  // What is remembered now is the store's count: the next page shows it plus itself.
+  assert.equal((await me(t.app, b)).body.hits, stored + 1);
+  assert.equal((await me(t.app, a)).body.visits, 3);
 });
