@@ -139,11 +139,14 @@ export async function createApp(opts: AppOptions): Promise<App> {
         req.headers.get("host") || url.host;
       const origin = `${https ? "https" : "http"}://${host}`;
       if (UNSAFE.has(method)) checkSameOrigin(req, origin);
-      const address = clientAddress(
-        req,
-        info?.remoteAddr.hostname ?? "local",
-        config.trustProxy,
-      );
+      // Only login, register and the admin API throttle by address: worked out on demand.
+      let address: string | undefined;
+      const addressOf = () =>
+        address ??= clientAddress(
+          req,
+          info?.remoteAddr.hostname ?? "local",
+          config.trustProxy,
+        );
       const counted = kind === "page" || kind === "api";
       // A GET (it changes nothing) is first served from what the store remembers of its
       // session, if anything. Should that prove stale when the commit checks it, or the
@@ -157,7 +160,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
           params: found.params,
           secure,
           origin,
-          clientAddress: address,
+          get clientAddress() {
+            return addressOf();
+          },
           hits: 0,
         } as Ctx;
         try {
