@@ -10,26 +10,6 @@ export function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** How many session ids {@link sessionHandle} remembers before it starts afresh. */
-export const HANDLES_KEPT = 10_000;
-const handles = new Map<string, string>();
-
-/**
- * The store key ("handle") of a session id: its SHA-256. Returning visitors send the same
- * id again and again, so the last HANDLES_KEPT ids' handles are kept in this process's
- * memory (never in the store, which holds handles only): hashing was about 6 % of a page
- * view's JavaScript time. Ids beyond that clear the memory and are simply hashed again.
- */
-export function sessionHandle(id: string): string {
-  let handle = handles.get(id);
-  if (handle === undefined) {
-    if (handles.size >= HANDLES_KEPT) handles.clear();
-    handle = sha256Hex(id);
-    handles.set(id, handle);
-  }
-  return handle;
-}
-
 /**
  * Compares two byte strings in time that depends only on their lengths, so a
  * mismatch position never leaks through timing.

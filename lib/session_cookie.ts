@@ -23,7 +23,7 @@ import {
   CookieTooLargeError,
   createCookieCodec,
 } from "./cookie_codec.ts";
-import { randomToken, sessionHandle } from "./crypto.ts";
+import { randomToken } from "./crypto.ts";
 import type { BlindWrite, Check, GroupCommitter } from "./group_commit.ts";
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
@@ -40,6 +40,7 @@ import {
   renewDue,
   type Session,
   sessionCookie,
+  sessionHandle,
   type SessionRecord,
   type SessionStore,
 } from "./session.ts";

@@ -1,5 +1,5 @@
 import type { Config } from "./config.ts";
-import { randomToken, sessionHandle } from "./crypto.ts";
+import { randomToken } from "./crypto.ts";
 import {
   type BlindWrite,
   type Check,
@@ -19,13 +19,14 @@ import {
   cookieMaxAge,
   cookieName,
   cookieValues,
+  handleOfSessionId,
   HITS_KEY,
   isAlive,
-  isSessionId,
   isSessionRecord,
   renewDue,
   type Session,
   sessionCookie,
+  sessionHandle,
   type SessionRecord,
   type SessionStore,
 } from "./session.ts";
@@ -343,11 +344,19 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
     async load(req, secure, counted = true, fromMemory = false) {
       const inc = counted ? 1 : 0;
       const t = now();
-      const ids = cookieValues(
-        req.headers.get("cookie"),
-        cookieName(config, secure),
-      ).filter(isSessionId);
-      const handles = ids.map(sessionHandle);
+      const ids: string[] = [];
+      const handles: string[] = [];
+      for (
+        const value of cookieValues(
+          req.headers.get("cookie"),
+          cookieName(config, secure),
+        )
+      ) {
+        const handle = handleOfSessionId(value);
+        if (handle === undefined) continue;
+        ids.push(value);
+        handles.push(handle);
+      }
       const fresh = (hits: number) => {
         const id = crypto.randomUUID();
         const record = newRecord(t, req.headers.get("user-agent"));

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createApp } from "../lib/app.ts";
-import { HANDLES_KEPT, sessionHandle, sha256Hex } from "../lib/crypto.ts";
+import { sha256Hex } from "../lib/crypto.ts";
 import {
   type BlindWrite,
   createGroupCommitter,
@@ -17,7 +17,12 @@ import {
   KnownSessions,
   MAX_KNOWN,
 } from "../lib/known_sessions.ts";
-import { HITS_KEY } from "../lib/session.ts";
+import {
+  handleOfSessionId,
+  HANDLES_KEPT,
+  HITS_KEY,
+  sessionHandle,
+} from "../lib/session.ts";
 import { endSession } from "../lib/session_kv.ts";
 import {
   buildRequest,
@@ -266,6 +271,22 @@ Deno.test("a session's handle is the SHA-256 of its id, whether remembered or no
   // Twice over more ids than are kept: the second round finds some remembered, some not.
   for (let round = 0; round < 2; round++) {
     for (const id of ids) assert.equal(sessionHandle(id), sha256Hex(id));
+  }
+  // A cookie value has a handle only if it is a session id, remembered or not.
+  assert.equal(handleOfSessionId(ids[0]), sha256Hex(ids[0]));
+  const unseen = crypto.randomUUID();
+  assert.equal(handleOfSessionId(unseen), sha256Hex(unseen));
+  for (
+    const value of [
+      "",
+      ids[0].toUpperCase(),
+      ids[0] + " ",
+      "00000000-0000-0000-0000-000000000000",
+      "constructor",
+      "__proto__",
+    ]
+  ) {
+    assert.equal(handleOfSessionId(value), undefined, value);
   }
 });
 
