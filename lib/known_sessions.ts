@@ -1,3 +1,4 @@
+import { BoundedMap } from "./bounded_map.ts";
 import type { SessionRecord } from "./session.ts";
 
 /**
@@ -8,7 +9,7 @@ import type { SessionRecord } from "./session.ts";
  * processes count too.
  */
 export const KNOWN_TTL_MS = 1000;
-/** At most this many sessions are remembered; the least recently stored go first. */
+/** At most this many sessions are remembered; those unused for longest go first. */
 export const MAX_KNOWN = 10_000;
 
 /** What this process knows of one stored session. */
@@ -78,11 +79,11 @@ class Landings {
 }
 
 /**
- * A map of at most MAX_KNOWN entries (the least recently stored go first) whose entries
- * count only for KNOWN_TTL_MS after their `at`.
+ * A map of at most MAX_KNOWN entries (those unused for longest go first, see BoundedMap)
+ * whose entries count only for KNOWN_TTL_MS after their `at`.
  */
 export class Remembered<V extends { at: number }> {
-  #entries = new Map<string, V>();
+  #entries = new BoundedMap<string, V>(MAX_KNOWN);
 
   /** The entry under `key` if stored less than KNOWN_TTL_MS before `now`. */
   get(key: string, now: number): V | undefined {
@@ -96,15 +97,11 @@ export class Remembered<V extends { at: number }> {
 
   /** The entry under `key`, however old (to update it in place). */
   peek(key: string): V | undefined {
-    return this.#entries.get(key);
+    return this.#entries.peek(key);
   }
 
   set(key: string, entry: V): void {
-    this.#entries.delete(key);
     this.#entries.set(key, entry);
-    if (this.#entries.size > MAX_KNOWN) {
-      this.#entries.delete(this.#entries.keys().next().value!);
-    }
   }
 
   delete(key: string): void {

@@ -1,5 +1,6 @@
 import { stringifySetCookie } from "cookie";
 import type { Config } from "./config.ts";
+import { BoundedMap } from "./bounded_map.ts";
 import { sha256Hex } from "./crypto.ts";
 
 /** What the app keeps for a visitor; lives in KV (kv mode) or in the cookie (cookie mode). */
@@ -96,20 +97,19 @@ export function isSessionId(value: string): boolean {
   return value.length === 36 && UUID_V4.test(value);
 }
 
-/** How many session ids {@link sessionHandle} remembers before it starts afresh. */
+/** How many session ids' handles {@link sessionHandle} keeps (those unused for longest go first). */
 export const HANDLES_KEPT = 10_000;
-const handles = new Map<string, string>();
+const handles = new BoundedMap<string, string>(HANDLES_KEPT);
 
 /**
  * The store key ("handle") of a session id: its SHA-256. Returning visitors send the same
- * id again and again, so the last HANDLES_KEPT ids' handles are kept in this process's
+ * id again and again, so the handles of recently used ids are kept in this process's
  * memory (never in the store, which holds handles only): hashing was about 6 % of a page
- * view's JavaScript time. Ids beyond that clear the memory and are simply hashed again.
+ * view's JavaScript time.
  */
 export function sessionHandle(id: string): string {
   let handle = handles.get(id);
   if (handle === undefined) {
-    if (handles.size >= HANDLES_KEPT) handles.clear();
     handle = sha256Hex(id);
     handles.set(id, handle);
   }

@@ -252,11 +252,15 @@ Deno.test("what is remembered is bounded and forgotten after its second", () => 
       at: 0,
     });
   }
-  assert.equal(known.size, MAX_KNOWN);
+  assert.ok(known.size <= MAX_KNOWN && known.size >= MAX_KNOWN / 2);
   assert.equal(known.session("h0", 0), undefined, "the oldest went first");
   assert.ok(known.session(`h${MAX_KNOWN}`, KNOWN_TTL_MS - 1));
   assert.equal(known.session(`h${MAX_KNOWN}`, KNOWN_TTL_MS), undefined);
-  assert.equal(known.session("h1", -1), undefined, "a clock that went back");
+  assert.equal(
+    known.session(`h${MAX_KNOWN - 1}`, -1),
+    undefined,
+    "a clock that went back",
+  );
   known.rememberHits(5, null, 0, []);
   known.landed({ versionstamp: "01", hit: true, handle: null });
   assert.equal(known.hits(10), 6);
