@@ -25,6 +25,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { BoundedMap } from "./bounded_map.ts";
 
 /** Thrown by {@link CookieCodec.seal} when the sealed value would not fit in a cookie. */
 export class CookieTooLargeError extends Error {
@@ -104,6 +105,15 @@ const KID_INFO = "mcq-edge cookie kid v1";
 const KID_BYTES = 6; // 6 bytes -> exactly 8 base64url characters, no padding bits
 const IV_BYTES = 12; // the GCM-recommended nonce size; random per seal
 const TAG_BYTES = 16;
+
+/**
+ * Values this codec sealed are remembered (about this many at most, and this many
+ * characters of value and plaintext in all; those unused for longest go first), so that
+ * opening one needs no decryption: a value that matches one sealed here exactly is
+ * authentic by construction. (A browser sends back the value it was given last.)
+ */
+export const SEALED_KEPT = 10_000;
+export const SEALED_KEPT_CHARS = 16_000_000;
 
 const encoder = new TextEncoder();
 // fatal: a plaintext that is not valid UTF-8 is rejected rather than patched
@@ -247,6 +257,35 @@ export async function createCookieCodec(
   // a cookie sealed under the old, larger limit.
   const maxInputLength = maxValueBytes * 2;
 
+  const primaryAad = aadFor(primary.kid, context);
+  // Sealed value -> its plaintext (see SEALED_KEPT).
+  const sealedHere = new BoundedMap<string, string>(SEALED_KEPT, {
+    maxWeight: SEALED_KEPT_CHARS,
+    weigh: (value, text) => value.length + text.length,
+  });
+
+  /** The payload in an authentic plaintext, or null if expired or not of our format. */
+  function payloadOf<T>(
+    text: string,
+    now: number,
+    primaryKey: boolean,
+  ): Opened<T> | null {
+    // Authentic, but still checked: a bug or a future format must not turn
+    // into a crash or a silently wrong session.
+    const data: unknown = JSON.parse(text);
+    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+      return null;
+    }
+    const record = data as Record<string, unknown>;
+    if (!Object.hasOwn(record, "p")) return null;
+    const expiresAt = record.e;
+    if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
+      return null;
+    }
+    if (now >= expiresAt) return null;
+    return { payload: record.p as T, stale: !primaryKey };
+  }
+
   return {
     async seal(payload: unknown, expiresAt: number): Promise<string> {
       if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
@@ -261,9 +300,8 @@ export async function createCookieCodec(
           "cookie codec: payload must be representable as JSON",
         );
       }
-      const plaintext = encoder.encode(
-        JSON.stringify({ p: payload, e: expiresAt }),
-      );
+      const text = JSON.stringify({ p: payload, e: expiresAt });
+      const plaintext = encoder.encode(text);
       // The size is known before encrypting: refuse early, without crypto work.
       const size = overhead + base64UrlLength(plaintext.length + TAG_BYTES);
       if (size > maxValueBytes) {
@@ -272,13 +310,15 @@ export async function createCookieCodec(
 
       const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
       const sealed = await crypto.subtle.encrypt(
-        { name: "AES-GCM", iv, additionalData: aadFor(primary.kid, context) },
+        { name: "AES-GCM", iv, additionalData: primaryAad },
         primary.key,
         plaintext,
       );
-      return `${VERSION}.${primary.kid}.${toBase64Url(iv)}.${
+      const value = `${VERSION}.${primary.kid}.${toBase64Url(iv)}.${
         toBase64Url(new Uint8Array(sealed))
       }`;
+      sealedHere.set(value, text);
+      return value;
     },
 
     async open<T = unknown>(
@@ -292,6 +332,8 @@ export async function createCookieCodec(
         }
         // A NaN `now` would make the expiry comparison false, i.e. never expire.
         if (typeof now !== "number" || Number.isNaN(now)) return null;
+        const text = sealedHere.get(value);
+        if (text !== undefined) return payloadOf<T>(text, now, true);
         const parts = value.split(".");
         if (parts.length !== 4) return null;
         const [version, kid, ivText, sealedText] = parts;
@@ -315,20 +357,11 @@ export async function createCookieCodec(
           } catch {
             continue; // authentication failed under this key
           }
-          // Authentic from here on, but still checked: a bug or a future
-          // format must not turn into a crash or a silently wrong session.
-          const data: unknown = JSON.parse(decoder.decode(plaintext));
-          if (
-            typeof data !== "object" || data === null || Array.isArray(data)
-          ) return null;
-          const record = data as Record<string, unknown>;
-          if (!Object.hasOwn(record, "p")) return null;
-          const expiresAt = record.e;
-          if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
-            return null;
-          }
-          if (now >= expiresAt) return null;
-          return { payload: record.p as T, stale: !candidate.primary };
+          return payloadOf<T>(
+            decoder.decode(plaintext),
+            now,
+            candidate.primary,
+          );
         }
         return null;
       } catch {

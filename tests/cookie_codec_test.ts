@@ -4,6 +4,7 @@ import {
   CookieTooLargeError,
   createCookieCodec,
   DEFAULT_MAX_VALUE_BYTES,
+  SEALED_KEPT,
 } from "../lib/cookie_codec.ts";
 
 const PRIMARY = "primary-secret-0123456789abcdefghijklmnop";
@@ -588,4 +589,57 @@ Deno.test("an authentic value whose plaintext is not the expected JSON gives nul
     enc.encode(`{"p":"ok","e":${LATER}}`),
   );
   assert.deepEqual(await c.open(good, NOW), { payload: "ok", stale: false });
+});
+
+Deno.test("a value this codec sealed opens without decryption; another instance decrypts it", async () => {
+  const c = await codec();
+  const value = await c.seal({ user: "ana", visits: 2 }, LATER);
+  let opened = null as Awaited<ReturnType<CookieCodec["open"]>>;
+  assert.equal(
+    await countDecrypts(async () => void (opened = await c.open(value, NOW))),
+    0,
+  );
+  assert.deepEqual(opened, {
+    payload: { user: "ana", visits: 2 },
+    stale: false,
+  });
+  // Each open gives a payload of its own: changing one changes no later one.
+  (opened!.payload as { visits: number }).visits = 99;
+  assert.deepEqual((await c.open(value, NOW))?.payload, {
+    user: "ana",
+    visits: 2,
+  });
+  const other = await codec();
+  assert.equal(
+    await countDecrypts(async () => {
+      assert.deepEqual((await other.open(value, NOW))?.payload, {
+        user: "ana",
+        visits: 2,
+      });
+    }),
+    1,
+  );
+  // What is remembered still expires, and belongs to its cookie name only.
+  assert.equal(await c.open(value, LATER), null);
+  assert.equal(await (await codec([PRIMARY], "other")).open(value, NOW), null);
+});
+
+Deno.test("sealed values are remembered up to a bound; older ones open by decryption", async () => {
+  const c = await codec();
+  const first = await c.seal({ n: 0 }, LATER);
+  for (let i = 1; i <= SEALED_KEPT; i++) await c.seal({ n: i }, LATER);
+  const last = await c.seal({ n: "last" }, LATER);
+  assert.equal(
+    await countDecrypts(async () => {
+      assert.deepEqual((await c.open(first, NOW))?.payload, { n: 0 });
+    }),
+    1,
+    "the oldest was forgotten",
+  );
+  assert.equal(
+    await countDecrypts(async () => {
+      assert.deepEqual((await c.open(last, NOW))?.payload, { n: "last" });
+    }),
+    0,
+  );
 });
