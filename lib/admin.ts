@@ -16,12 +16,12 @@ export async function requireAdmin(ctx: Ctx): Promise<void> {
     accountFree: 5,
     accountMaxMs: 5 * 60_000,
   });
-  const account = `admin@${ctx.clientAddress}`;
-  await throttle.check(account, ctx.clientAddress);
+  const account = `admin@${ctx.clientAddress()}`;
+  await throttle.check(account, ctx.clientAddress());
   const header = ctx.req.headers.get("authorization") ?? "";
   const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   if (!timingSafeEqualString(given, token)) {
-    await throttle.recordFailure(account, ctx.clientAddress);
+    await throttle.recordFailure(account, ctx.clientAddress());
     throw new HttpError(401, "A valid admin token is required", {}, {
       "WWW-Authenticate": 'Bearer realm="admin"',
     });

@@ -160,9 +160,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
           params: found.params,
           secure,
           origin,
-          get clientAddress() {
-            return addressOf();
-          },
+          clientAddress: addressOf,
           hits: 0,
         } as Ctx;
         try {

@@ -30,7 +30,8 @@ export interface Ctx extends AppDeps {
   secure: boolean;
   /** Our own origin as the browser sees it, for Origin checks. */
   origin: string;
-  clientAddress: string;
+  /** The address to throttle by (worked out on first use: few routes need it). */
+  clientAddress(): string;
   /** Present on page and API routes; other routes never touch the session. */
   session: Session;
   /** The site's total hits, counting this request. */

@@ -183,7 +183,7 @@ export function createAuth() {
       const name = normalizeUsername(username) ??
         username.toLowerCase().slice(0, 64);
       const throttle = throttleOf(ctx);
-      await throttle.check(name, ctx.clientAddress);
+      await throttle.check(name, ctx.clientAddress());
       const user = normalizeUsername(username)
         ? (await retrying(() => ctx.kv.get<UserRecord>(userKey(name)))).value
         : null;
@@ -192,7 +192,7 @@ export function createAuth() {
         await verifyPassword(password, user?.passwordHash ?? await dummy) &&
         user !== null;
       if (!valid) {
-        await throttle.recordFailure(name, ctx.clientAddress);
+        await throttle.recordFailure(name, ctx.clientAddress());
         throw new HttpError(401, "Wrong username or password");
       }
       await throttle.recordSuccess(name);

@@ -98,15 +98,15 @@ export const handler = {
   async POST(ctx: Ctx) {
     const token = adminEnabled(ctx);
     const form = await readCheckedForm(ctx);
-    const account = `admin@${ctx.clientAddress}`;
+    const account = `admin@${ctx.clientAddress()}`;
     const throttle = createThrottle(ctx.kv, {
       now: ctx.now,
       accountFree: 5,
       accountMaxMs: 5 * 60_000,
     });
-    await throttle.check(account, ctx.clientAddress);
+    await throttle.check(account, ctx.clientAddress());
     if (!timingSafeEqualString(form.token ?? "", token)) {
-      await throttle.recordFailure(account, ctx.clientAddress);
+      await throttle.recordFailure(account, ctx.clientAddress());
       return page(
         ctx,
         "Admin",
