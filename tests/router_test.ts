@@ -44,10 +44,33 @@ const TRICKY = [
   "/quiz/h:t",
   "/quiz/h*t",
   "/quiz/%E2%9C%93",
+  "/static",
+  "/static/",
+  "/static/a/b.css",
+  "/static//x",
+  "/staticx/a",
+  "/static/%E2%9C%93",
+  "/static/build/islands-0123abcd.js",
+  "/admin/kv",
+  "/admin/kv/",
+  "/admin/kv/%2F",
+  "/admin/kvx",
 ];
 
 Deno.test("every route pattern matches exactly what URLPattern matches, with the same params", () => {
-  const alphabet = ["/", "quiz", "http", "answer", "api", "quizzes", "", "%2F"];
+  const alphabet = [
+    "/",
+    "quiz",
+    "http",
+    "answer",
+    "api",
+    "quizzes",
+    "",
+    "%2F",
+    "static",
+    "admin",
+    "kv",
+  ];
   const random: string[] = [];
   let seed = 7;
   const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
