@@ -61,6 +61,17 @@ interface Waiter {
 /** Deno KV allows 1000 mutations per atomic; stay well below, as values can be large. */
 const MAX_WRITES_PER_COMMIT = 200;
 
+/**
+ * A second commit may start while one is in flight: SQLite then runs it as soon as the first
+ * ends, instead of waiting for the JavaScript thread to see that and start the next. Only
+ * once this many requests wait for it, though: fewer are better off waiting for the commit in
+ * flight than paying for a commit (an fsync) of their own. At 50 connections this served
+ * 8-10 % more page views than one commit at a time; starting the second commit with
+ * whatever was waiting (any number) gained nothing, its batches were just smaller.
+ */
+export const SECOND_COMMIT_AT = 24;
+const MAX_IN_FLIGHT = 2;
+
 function bucketOf(n: number): string {
   let low = 1;
   while (low * 2 <= n) low *= 2;
@@ -72,13 +83,18 @@ function bucketOf(n: number): string {
  * that every request awaits before it answers, so each acknowledged write is durable while
  * the store sees one commit per batch instead of one per request. Sums on one key object
  * (such as HITS_KEY) are merged.
- * A commit starts as soon as the previous one ends; no timer adds latency at low load.
+ * A commit starts as soon as the previous one ends (or, under load, while it runs: see
+ * SECOND_COMMIT_AT); no timer adds latency at low load. Two commits in flight never set
+ * the same key, so their order cannot matter.
  * A request may add versionstamp checks (that what it read without a store call is still
  * current, see lib/session_kv.ts): they ride along in the same commit.
  */
 export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
   let queue: Waiter[] = [];
-  let running = false;
+  let inFlight = 0;
+  let pumpQueued = false;
+  /** The keys set by the batches in flight, with how many of them set each. */
+  const busy = new Map<string, number>();
   const stats: GroupCommitStats = {
     commits: 0,
     staleCommits: 0,
@@ -92,7 +108,7 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
    * sets waits for the next one: two checked read-modify-writes of one key in one commit
    * would both pass their checks (made before any write) and one change would be lost.
    * (A waiter that only checks a key another one sets may share the commit: it is as if it
-   * ran just before.)
+   * ran just before.) Nor may it set a key that the batch in flight sets.
    */
   function takeBatch(): Waiter[] {
     const batch: Waiter[] = [];
@@ -103,7 +119,7 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     for (const w of queue) {
       full ||= batch.length > 0 &&
         count + w.writes.length > MAX_WRITES_PER_COMMIT;
-      if (full || w.sets.some((id) => setKeys.has(id))) {
+      if (full || w.sets.some((id) => setKeys.has(id) || busy.has(id))) {
         later.push(w);
         continue;
       }
@@ -150,38 +166,56 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     return atomic;
   }
 
-  async function run() {
-    while (queue.length > 0) {
-      const batch = takeBatch();
-      try {
-        const result = await retrying(() => build(batch).commit());
-        if (result.ok) {
-          landed(batch, result.versionstamp);
-          continue;
-        }
-        // A check failed, and the commit wrote nothing. Which one is not known: the checked
-        // waiters are committed one by one, so only those whose check fails are refused
-        // (StaleRead: they read again); the blind writes go first into the next batch.
-        stats.staleCommits++;
-        const checked = batch.filter((w) => w.checks.length > 0);
-        queue = [...batch.filter((w) => w.checks.length === 0), ...queue];
-        for (const w of checked) {
-          const alone = checked.length === 1
-            ? result
-            : await retrying(() => build([w]).commit());
-          if (alone.ok) landed([w], alone.versionstamp);
-          else w.reject(new StaleRead());
-        }
-      } catch (error) {
-        for (const w of batch) w.reject(error);
-        // The store just failed (retries spent or timed out): the requests queued behind
-        // this batch are answered 503 now, unwritten, instead of waiting out another timeout.
-        const waiting = queue;
-        queue = [];
-        for (const w of waiting) w.reject(storeUnavailable());
+  async function commit(batch: Waiter[]) {
+    try {
+      const result = await retrying(() => build(batch).commit());
+      if (result.ok) {
+        landed(batch, result.versionstamp);
+        return;
       }
+      // A check failed, and the commit wrote nothing. Which one is not known: the checked
+      // waiters are committed one by one, so only those whose check fails are refused
+      // (StaleRead: they read again); the blind writes go first into the next batch.
+      stats.staleCommits++;
+      const checked = batch.filter((w) => w.checks.length > 0);
+      queue = [...batch.filter((w) => w.checks.length === 0), ...queue];
+      for (const w of checked) {
+        const alone = checked.length === 1
+          ? result
+          : await retrying(() => build([w]).commit());
+        if (alone.ok) landed([w], alone.versionstamp);
+        else w.reject(new StaleRead());
+      }
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+      // The store just failed (retries spent or timed out): the requests queued behind
+      // this batch are answered 503 now, unwritten, instead of waiting out another timeout.
+      const waiting = queue;
+      queue = [];
+      for (const w of waiting) w.reject(storeUnavailable());
     }
-    running = false;
+  }
+
+  /** Starts the commits that may start now. */
+  function pump() {
+    pumpQueued = false;
+    while (queue.length > 0 && inFlight < MAX_IN_FLIGHT) {
+      if (inFlight > 0 && queue.length < SECOND_COMMIT_AT) return;
+      const batch = takeBatch();
+      if (batch.length === 0) return;
+      const keys = batch.flatMap((w) => w.sets);
+      for (const id of keys) busy.set(id, (busy.get(id) ?? 0) + 1);
+      inFlight++;
+      commit(batch).finally(() => {
+        inFlight--;
+        for (const id of keys) {
+          const n = busy.get(id)! - 1;
+          if (n === 0) busy.delete(id);
+          else busy.set(id, n);
+        }
+        pump();
+      });
+    }
   }
 
   return {
@@ -200,10 +234,10 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
         );
         waiter = { writes, checks, sets, resolve, reject };
         queue.push(waiter);
-        if (!running) {
-          running = true;
-          // Let requests of the same tick join the first batch.
-          queueMicrotask(run);
+        if (!pumpQueued && inFlight < MAX_IN_FLIGHT) {
+          pumpQueued = true;
+          // Let requests of the same tick join the batch.
+          queueMicrotask(pump);
         }
       });
       return withTimeout<string | null>(written, STORE_TIMEOUT_MS, () => {

@@ -1,6 +1,10 @@
 /** Group commit: concurrent blind writes share atomic commits, and each is durable when acknowledged. */
 import assert from "node:assert/strict";
-import { type BlindWrite, createGroupCommitter } from "../lib/group_commit.ts";
+import {
+  type BlindWrite,
+  createGroupCommitter,
+  SECOND_COMMIT_AT,
+} from "../lib/group_commit.ts";
 import { HttpError } from "../lib/http_error.ts";
 import { counter, type KvSpy, spyKv } from "./helpers.ts";
 
@@ -151,5 +155,102 @@ Deno.test("writers queued behind a failing batch get their 503 at once, unwritte
     assert.equal(await counter(kv, ["a"]), 0);
     assert.equal(await counter(kv, ["b"]), 0);
     assert.equal(await counter(kv, ["c"]), 1);
+  });
+});
+
+/** A KV whose commits wait until the test lets them go, one at a time, oldest first. */
+function gatedKv(real: Deno.Kv) {
+  const gates: (() => void)[] = [];
+  let started = 0;
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop !== "atomic") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return () => {
+        const op = target.atomic();
+        const proxy: Deno.AtomicOperation = new Proxy(op, {
+          get(opTarget, name) {
+            const method = Reflect.get(opTarget, name, opTarget);
+            if (typeof method !== "function") return method;
+            if (name === "commit") {
+              return async () => {
+                started++;
+                await new Promise<void>((go) => gates.push(go));
+                return opTarget.commit();
+              };
+            }
+            return (...args: unknown[]) => {
+              const result = method.apply(opTarget, args);
+              return result === opTarget ? proxy : result;
+            };
+          },
+        });
+        return proxy;
+      };
+    },
+  });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+  return {
+    kv,
+    started: () => started,
+    /** Lets the oldest waiting commit run, and waits for what follows from it. */
+    async release() {
+      gates.shift()?.();
+      await settle();
+    },
+    settle,
+  };
+}
+
+Deno.test("under load a second commit runs while one is in flight, never setting a key the first one sets", async () => {
+  await withKv(async (real) => {
+    const gated = gatedKv(real);
+    const committer = createGroupCommitter(gated.kv);
+    const set = (key: Deno.KvKey, value: unknown): BlindWrite => ({
+      kind: "set",
+      key,
+      value,
+    });
+    const stamps = new Map<string, string | null>();
+    const track = (name: string, p: Promise<string | null>) =>
+      p.then((v) => void stamps.set(name, v));
+    const all = [track("first", committer.write([set(["k"], 1)]))];
+    await gated.settle();
+    assert.equal(gated.started(), 1);
+    // Fewer waiters than SECOND_COMMIT_AT wait for the commit in flight.
+    for (let i = 0; i < SECOND_COMMIT_AT - 2; i++) {
+      all.push(track(`sum${i}`, committer.write([sum(["n", i])])));
+    }
+    // One that sets the key the commit in flight sets.
+    all.push(track("second", committer.write([set(["k"], 2)])));
+    await gated.settle();
+    assert.equal(gated.started(), 1, "no second commit yet");
+    all.push(track("last", committer.write([sum(["n", "last"])])));
+    await gated.settle();
+    assert.equal(gated.started(), 2, "a second commit while the first runs");
+    await gated.release();
+    await gated.release();
+    await gated.release();
+    await Promise.all(all);
+    assert.equal(gated.started(), 3);
+    const second = stamps.get("second")!;
+    const last = stamps.get("last")!;
+    assert.notEqual(
+      second,
+      last,
+      "the setter of k waited for the first commit",
+    );
+    assert.equal(
+      stamps.get("sum0"),
+      last,
+      "the others shared the second commit",
+    );
+    assert.ok(second > last && last > stamps.get("first")!);
+    assert.equal((await real.get(["k"])).value, 2);
+    for (let i = 0; i < SECOND_COMMIT_AT - 2; i++) {
+      assert.equal(await counter(real, ["n", i]), 1);
+    }
   });
 });
