@@ -1,4 +1,5 @@
 import { BoundedMap } from "./bounded_map.ts";
+import { counterValue } from "./kv_util.ts";
 import type { SessionRecord } from "./session.ts";
 
 /**
@@ -119,9 +120,8 @@ export class Remembered<V extends { at: number }> {
 
 /**
  * A small, bounded memory of recently seen sessions and of the hit counter. Reads that
- * feed it go `beginRead()` ... `endRead()`, and each counted request that lands is told
- * (`landed`), so that what is remembered is what the store holds plus exactly this
- * process's counts since.
+ * feed it go through `read()`, and each counted request that lands is told (`landed`), so
+ * that what is remembered is what the store holds plus exactly this process's counts since.
  */
 export class KnownSessions {
   #sessions = new Remembered<Known>();
@@ -134,17 +134,37 @@ export class KnownSessions {
     return this.#sessions.get(handle, now);
   }
 
-  /** Call before a read whose answer will be remembered; give its mark to `endRead`. */
-  beginRead(): number {
-    return this.#landings.begin();
-  }
-
   /**
-   * Call when the read begun at `mark` has answered (or failed), in the same synchronous
-   * step as remembering what it read: the landings meanwhile, for `remember*`.
+   * A read whose answer is remembered: runs `getMany` (the first entry of its answer must be
+   * the hit counter), remembers the hit count with the counts the snapshot missed, and hands
+   * `use` the entries, that count and the landings since the read began (for `remember`).
+   * `use` runs in the same synchronous step as the read's end, so no count that lands in
+   * between can go to a memory about to be replaced.
    */
-  endRead(mark: number): Landing[] {
-    return this.#landings.end(mark);
+  async read<T>(
+    getMany: () => Promise<Deno.KvEntryMaybe<unknown>[]>,
+    now: number,
+    use: (
+      entries: Deno.KvEntryMaybe<unknown>[],
+      hits: number,
+      landed: Landing[],
+    ) => T,
+  ): Promise<T> {
+    const mark = this.#landings.begin();
+    let entries, landed;
+    try {
+      entries = await getMany();
+    } finally {
+      landed = this.#landings.end(mark);
+    }
+    const [counter] = entries;
+    const hits = this.rememberHits(
+      counterValue(counter.value),
+      counter.versionstamp,
+      now,
+      landed,
+    );
+    return use(entries, hits, landed);
   }
 
   /**

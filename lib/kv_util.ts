@@ -76,6 +76,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const conflictBackoff = (conflict: number) =>
   sleep(Math.random() * Math.min(50, 2 ** conflict));
 
+/** A counter's value as stored by `sum` (0 when absent, or not a counter). */
+export const counterValue = (value: unknown): number =>
+  value instanceof Deno.KvU64 ? Number(value.value) : 0;
+
 /** How long a store call may take before the request gives up with a 503. */
 export const STORE_TIMEOUT_MS = 5000;
 const ATTEMPTS = 4;

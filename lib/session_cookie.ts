@@ -44,7 +44,7 @@ import {
   type SessionRecord,
   type SessionStore,
 } from "./session.ts";
-import { counterValue, newRecord } from "./session_kv.ts";
+import { newRecord } from "./session_kv.ts";
 
 /** Marks the cookie session `handle` (SHA-256 hex of its sid) as ended. */
 export const cookieRevokedKey = (handle: string) =>
@@ -386,30 +386,24 @@ export async function createCookieSessionStore(
         const validAfter = user ? keys.push(userValidAfterKey(user)) - 1 : -1;
         return { revoked, validAfter };
       });
-      const mark = known.beginRead();
-      let entries, landed;
-      try {
-        entries = await reader.getMany(keys);
-      } finally {
-        landed = known.endRead(mark);
-      }
-      const hits = known.rememberHits(
-        counterValue(entries[0].value),
-        entries[0].versionstamp,
+      return await known.read(
+        () => reader.getMany(keys),
         t,
-        landed,
-      ) + inc;
-      for (let i = 0; i < candidates.length; i++) {
-        const { record } = candidates[i].payload;
-        if (record.user) {
-          const { value, versionstamp } = entries[at[i].validAfter];
-          validAfters.set(record.user, { value, versionstamp, at: t });
-          if (!acceptedBy(value, record)) continue;
-        }
-        if (entries[at[i].revoked].value !== null) continue;
-        return { session: fromCookie(candidates[i], secure, inc), hits };
-      }
-      return newSession(t, secure, hits, inc);
+        (entries, stored) => {
+          const hits = stored + inc;
+          for (let i = 0; i < candidates.length; i++) {
+            const { record } = candidates[i].payload;
+            if (record.user) {
+              const { value, versionstamp } = entries[at[i].validAfter];
+              validAfters.set(record.user, { value, versionstamp, at: t });
+              if (!acceptedBy(value, record)) continue;
+            }
+            if (entries[at[i].revoked].value !== null) continue;
+            return { session: fromCookie(candidates[i], secure, inc), hits };
+          }
+          return newSession(t, secure, hits, inc);
+        },
+      );
     },
 
     async finish(session, headers, count) {

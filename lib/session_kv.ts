@@ -8,9 +8,10 @@ import {
 } from "./group_commit.ts";
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
-import { KnownSessions, type Landing } from "./known_sessions.ts";
+import { KnownSessions } from "./known_sessions.ts";
 import {
   conflictBackoff,
+  counterValue,
   retrying,
   storeUnavailable,
   updateWithCheck,
@@ -72,9 +73,6 @@ export function newRecord(
     data: {},
   };
 }
-
-export const counterValue = (value: unknown): number =>
-  value instanceof Deno.KvU64 ? Number(value.value) : 0;
 
 type SetWrite = Extract<BlindWrite, { kind: "set" }>;
 
@@ -397,51 +395,46 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         }
       }
       // Everything this request needs from the store, in one read.
-      let landed: Landing[];
       const keys: Deno.KvKey[] = [
         HITS_KEY,
         ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
       ];
-      const mark = known.beginRead();
-      let entries;
-      try {
-        entries = await reader.getMany(keys);
-      } finally {
-        landed = known.endRead(mark);
-      }
-      const hits = known.rememberHits(
-        counterValue(entries[0].value),
-        entries[0].versionstamp,
+      return await known.read(
+        () => reader.getMany(keys),
         t,
-        landed,
-      ) + inc;
-      for (let i = 0; i < ids.length; i++) {
-        const { value: record, versionstamp } = entries[1 + 2 * i];
-        if (isSessionRecord(record) && isAlive(record, config, t)) {
-          const counted = entries[2 + 2 * i];
-          const visits = known.remember(handles[i], {
-            record,
-            versionstamp: versionstamp!,
-            visits: (record.visitsAtStart ?? 0) + counterValue(counted.value),
-            visitsVersionstamp: counted.versionstamp,
-            at: t,
-          }, landed);
-          return {
-            session: new KvSession(
-              sessionOpts,
-              secure,
-              ids[i],
-              handles[i],
+        (entries, stored, landed) => {
+          const hits = stored + inc;
+          for (let i = 0; i < ids.length; i++) {
+            const { value: record, versionstamp } = entries[1 + 2 * i];
+            if (!isSessionRecord(record) || !isAlive(record, config, t)) {
+              continue;
+            }
+            const counted = entries[2 + 2 * i];
+            const visits = known.remember(handles[i], {
               record,
-              false,
-              visits + inc,
-              versionstamp,
-            ),
-            hits,
-          };
-        }
-      }
-      return fresh(hits);
+              versionstamp: versionstamp!,
+              visits: (record.visitsAtStart ?? 0) +
+                counterValue(counted.value),
+              visitsVersionstamp: counted.versionstamp,
+              at: t,
+            }, landed);
+            return {
+              session: new KvSession(
+                sessionOpts,
+                secure,
+                ids[i],
+                handles[i],
+                record,
+                false,
+                visits + inc,
+                versionstamp,
+              ),
+              hits,
+            };
+          }
+          return fresh(hits);
+        },
+      );
     },
 
     forget: () => known.clear(),

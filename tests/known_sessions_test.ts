@@ -234,18 +234,20 @@ Deno.test("group commit: two checked writes of one key never share a commit, so 
   }
 });
 
+/** A session record for the memory's own tests (its content does not matter to them). */
+const RECORD = {
+  createdAt: 0,
+  lastSeenAt: 0,
+  user: null,
+  csrf: "x",
+  data: {},
+};
+
 Deno.test("what is remembered is bounded and forgotten after its second", () => {
   const known = new KnownSessions();
-  const record = {
-    createdAt: 0,
-    lastSeenAt: 0,
-    user: null,
-    csrf: "x",
-    data: {},
-  };
   for (let i = 0; i <= MAX_KNOWN; i++) {
     known.remember(`h${i}`, {
-      record,
+      record: RECORD,
       versionstamp: "v",
       visits: 1,
       visitsVersionstamp: null,
@@ -294,42 +296,49 @@ Deno.test("a session's handle is the SHA-256 of its id, whether remembered or no
   }
 });
 
-Deno.test("counts that land while a read is in flight are added to it exactly once, by versionstamp", () => {
+Deno.test("counts that land while a read is in flight are added to it exactly once, by versionstamp", async () => {
   const known = new KnownSessions();
-  const record = {
-    createdAt: 0,
-    lastSeenAt: 0,
-    user: null,
-    csrf: "x",
-    data: {},
-  };
   const v = (n: number) => n.toString(16).padStart(20, "0");
-  known.rememberHits(10, v(10), 0, []);
-  const mark = known.beginRead(); // its snapshot holds everything up to v(20)
+  known.rememberHits(10, null, 0, []);
+  let answer!: (entries: Deno.KvEntryMaybe<unknown>[]) => void;
+  const reading = known.read(
+    () => new Promise((resolve) => (answer = resolve)),
+    0,
+    (_entries, hits, landed) => {
+      const visits = known.remember("a", {
+        record: RECORD,
+        versionstamp: v(5),
+        visits: 1,
+        visitsVersionstamp: v(12),
+        at: 0,
+      }, landed);
+      return { hits, visits };
+    },
+  );
+  // Its snapshot, taken now, holds everything up to v(20): the hit counter at v(12).
   known.landed({ versionstamp: v(12), hit: true, handle: "a" }); // in the snapshot
   known.landed({ versionstamp: v(21), hit: true, handle: "a" }); // not in it
   known.landed({ versionstamp: v(22), hit: true, handle: "b" }); // not in it
   assert.equal(known.hits(0), 13, "the old memory counted all three");
-  const landed = known.endRead(mark);
-  assert.equal(known.rememberHits(11, v(12), 0, landed), 13);
-  assert.equal(
-    known.remember("a", {
-      record,
-      versionstamp: v(5),
-      visits: 1,
-      visitsVersionstamp: v(12),
-      at: 0,
-    }, landed),
-    2,
-  );
+  answer([{
+    key: HITS_KEY,
+    value: new Deno.KvU64(11n),
+    versionstamp: v(12),
+  }]);
+  assert.deepEqual(await reading, { hits: 13, visits: 2 });
+  assert.equal(known.hits(0), 13);
   // A landing answered late but committed before the snapshot is not counted again.
   known.landed({ versionstamp: v(11), hit: true, handle: "a" });
   known.landed({ versionstamp: v(23), hit: true, handle: "a" });
   assert.equal(known.hits(0), 14);
   assert.equal(known.session("a", 0)?.visits, 3);
   // With no read in flight nothing is logged: a read begun now sees only what follows.
-  const next = known.beginRead();
-  assert.deepEqual(known.endRead(next), []);
+  const landed = await known.read(
+    () => Promise.resolve([{ key: HITS_KEY, value: null, versionstamp: null }]),
+    0,
+    (_entries, _hits, landed) => landed,
+  );
+  assert.deepEqual(landed, []);
 });
 
 /** A KV whose next getMany takes its snapshot at once but answers only on release(). */
