@@ -10,12 +10,14 @@ import {
   prefersJson,
 } from "./http.ts";
 import { HttpError } from "./http_error.ts";
+import { conflictBackoff, storeUnavailable } from "./kv_util.ts";
 import { renderError } from "./render.tsx";
 import { createRouter, type RouteKind } from "./router.ts";
 import { routes } from "./routes.ts";
 import type { Session, SessionStore } from "./session.ts";
 import { createCookieSessionStore } from "./session_cookie.ts";
 import { createKvSessionStore } from "./session_kv.ts";
+import { limitsFor, type StoreLimits } from "./store_limits.ts";
 import { createAuth } from "./users.ts";
 
 export interface AppOptions {
@@ -26,6 +28,8 @@ export interface AppOptions {
   bank?: Quiz[];
   assets?: Assets;
   log?: (line: string) => void;
+  /** The store's limits (default: those of the store `config.kvPath` names). */
+  limits?: Readonly<StoreLimits>;
   /** Replaces the session store chosen by `config.mode` (tests, fault injection). */
   store?: (deps: Omit<AppDeps, "store">) => SessionStore;
 }
@@ -38,6 +42,8 @@ export interface ConnInfo {
 export type App = (req: Request, info?: ConnInfo) => Promise<Response>;
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Runs of one request whose commit found its reads changed, before it gets a 503. */
+const MAX_RUNS = 50;
 
 /** Refuses cross-site unsafe requests (CSRF), before any body is read or state touched. */
 function checkSameOrigin(req: Request, origin: string) {
@@ -78,7 +84,10 @@ function errorResponse(
 export async function createApp(opts: AppOptions): Promise<App> {
   const { config, kv } = opts;
   const now = opts.now ?? Date.now;
-  const committer = createGroupCommitter(kv);
+  const committer = createGroupCommitter(
+    kv,
+    opts.limits ?? limitsFor(config.kvPath),
+  );
   const base = {
     config,
     kv,
@@ -150,8 +159,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
       const counted = kind === "page" || kind === "api";
       // A GET (it changes nothing) is first served from what the store remembers of its
       // session, if anything. Should that prove stale when the commit checks it, or the
-      // answer be an error, the request runs once more from a fresh read.
-      for (let fromMemory = method === "GET";; fromMemory = false) {
+      // answer be an error, the request runs once more from a fresh read. Any request
+      // whose one commit finds that what it read has changed since (StaleRead) runs again
+      // from a fresh read, replaying only its own change.
+      for (let run = 0;; run++) {
+        const fromMemory = run === 0 && method === "GET";
         session = undefined;
         const ctx = {
           ...deps,
@@ -181,12 +193,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
           }
           break;
         } catch (error) {
-          if (
-            fromMemory && (error instanceof StaleRead || session?.fromMemory)
-          ) {
-            continue;
-          }
-          throw error;
+          if (fromMemory && session?.fromMemory) continue;
+          if (!(error instanceof StaleRead)) throw error;
+          if (run >= MAX_RUNS) throw storeUnavailable();
+          await conflictBackoff(run);
         }
       }
     } catch (error) {

@@ -2,11 +2,26 @@ import { HttpError } from "./http_error.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Reads the whole body, refusing (413) past `limit` bytes while streaming, with or without Content-Length. */
-export async function readBytes(
-  req: Request,
-  limit: number,
-): Promise<Uint8Array> {
+/**
+ * Bodies already read, by request: a request whose commit finds its reads changed runs
+ * again (lib/app.ts), and its body can be read only once.
+ */
+const bodies = new WeakMap<Request, Promise<Uint8Array>>();
+
+/**
+ * Reads the whole body, refusing (413) past `limit` bytes while streaming, with or without
+ * Content-Length. Reading it again (a request that runs again) gives the same bytes.
+ */
+export function readBytes(req: Request, limit: number): Promise<Uint8Array> {
+  let body = bodies.get(req);
+  if (body === undefined) {
+    body = readOnce(req, limit);
+    bodies.set(req, body);
+  }
+  return body;
+}
+
+async function readOnce(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (
     declared !== null && (!/^\d+$/.test(declared) || Number(declared) > limit)

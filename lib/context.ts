@@ -3,7 +3,7 @@ import type { Config } from "./config.ts";
 import type { Assets } from "./assets.ts";
 import type { GroupCommitter } from "./group_commit.ts";
 import type { Session, SessionStore } from "./session.ts";
-import type { Auth, UserRecord } from "./users.ts";
+import type { Auth, UserEntry } from "./users.ts";
 
 /** What the app is built from; everything stateful is injected so tests can fake it. */
 export interface AppDeps {
@@ -36,8 +36,8 @@ export interface Ctx extends AppDeps {
   session: Session;
   /** The site's total hits, counting this request. */
   hits: number;
-  /** The logged-in user's record, read at most once per request (see lib/users.ts). */
-  userRecord?: Promise<UserRecord | null>;
+  /** The logged-in user's entry, read at most once per request run (see lib/users.ts). */
+  userEntry?: Promise<UserEntry>;
 }
 
 export type Handler = (ctx: Ctx) => Response | Promise<Response>;

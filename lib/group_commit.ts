@@ -1,14 +1,17 @@
 import {
   retrying,
   STORE_TIMEOUT_MS,
+  StoreRefused,
   storeUnavailable,
   withTimeout,
 } from "./kv_util.ts";
+import { LOCAL_LIMITS, type StoreLimits } from "./store_limits.ts";
 
 /** A write that does not depend on what is stored ("blind"), so it can share a commit. */
 export type BlindWrite =
   | { kind: "sum"; key: Deno.KvKey; n: bigint }
-  | { kind: "set"; key: Deno.KvKey; value: unknown; expireIn?: number };
+  | { kind: "set"; key: Deno.KvKey; value: unknown; expireIn?: number }
+  | { kind: "delete"; key: Deno.KvKey };
 
 /**
  * A versionstamp check: the commit lands only if `key` is still at `versionstamp`
@@ -52,14 +55,22 @@ export interface GroupCommitter {
 interface Waiter {
   writes: BlindWrite[];
   checks: Check[];
-  /** The keys its `set`s write (as JSON): no two waiters setting one key share a commit. */
+  /**
+   * The keys its `set`s and `delete`s write (as JSON): no two waiters writing one key
+   * share a commit.
+   */
   sets: string[];
+  /** Its keys' and values' size as JSON: an estimate of what it adds to a commit. */
+  bytes: number;
   resolve: (versionstamp: string) => void;
   reject: (error: unknown) => void;
 }
 
-/** Deno KV allows 1000 mutations per atomic; stay well below, as values can be large. */
-const MAX_WRITES_PER_COMMIT = 200;
+/**
+ * The share of the store's byte limit a batch may fill by its JSON estimate: the store
+ * counts V8-serialised values, up to twice as large for text outside Latin-1.
+ */
+const BYTES_SHARE = 0.4;
 
 /**
  * A second commit may start while one is in flight: SQLite then runs it as soon as the first
@@ -84,16 +95,22 @@ function bucketOf(n: number): string {
  * the store sees one commit per batch instead of one per request. Sums on one key object
  * (such as HITS_KEY) are merged.
  * A commit starts as soon as the previous one ends (or, under load, while it runs: see
- * SECOND_COMMIT_AT); no timer adds latency at low load. Two commits in flight never set
+ * SECOND_COMMIT_AT); no timer adds latency at low load. Two commits in flight never write
  * the same key, so their order cannot matter.
- * A request may add versionstamp checks (that what it read without a store call is still
- * current, see lib/session_kv.ts): they ride along in the same commit.
+ * A request may add versionstamp checks (that what it read is still current, see
+ * lib/session_kv.ts): they ride along in the same commit.
+ * A batch stays within `limits` (checks, mutations, bytes) of the store in use; should the
+ * store refuse one anyway, it is split and each half committed on its own, so a waiter is
+ * refused only for its own writes.
  */
-export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
+export function createGroupCommitter(
+  kv: Deno.Kv,
+  limits: Readonly<StoreLimits> = LOCAL_LIMITS,
+): GroupCommitter {
   let queue: Waiter[] = [];
   let inFlight = 0;
   let pumpQueued = false;
-  /** The keys set by the batches in flight, with how many of them set each. */
+  /** The keys written by the batches in flight, with how many of them write each. */
   const busy = new Map<string, number>();
   const stats: GroupCommitStats = {
     commits: 0,
@@ -102,29 +119,37 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
     largestBatch: 0,
     batchSizes: {},
   };
+  const maxBytes = limits.totalBytes * BYTES_SHARE;
 
   /**
-   * The next batch, in queue order. A waiter that sets a key another waiter of the batch
-   * sets waits for the next one: two checked read-modify-writes of one key in one commit
-   * would both pass their checks (made before any write) and one change would be lost.
-   * (A waiter that only checks a key another one sets may share the commit: it is as if it
-   * ran just before.) Nor may it set a key that the batch in flight sets.
+   * The next batch, in queue order, within the store's limits. A waiter that writes a key
+   * another waiter of the batch writes waits for the next one: two checked
+   * read-modify-writes of one key in one commit would both pass their checks (made before
+   * any write) and one change would be lost. (A waiter that only checks a key another one
+   * writes may share the commit: it is as if it ran just before.) Nor may it write a key
+   * that the batch in flight writes.
    */
   function takeBatch(): Waiter[] {
     const batch: Waiter[] = [];
     const later: Waiter[] = [];
     const setKeys = new Set<string>();
-    let count = 0;
+    let mutations = 0;
+    let checks = 0;
+    let bytes = 0;
     let full = false;
     for (const w of queue) {
       full ||= batch.length > 0 &&
-        count + w.writes.length > MAX_WRITES_PER_COMMIT;
+        (mutations + w.writes.length > limits.mutations ||
+          checks + w.checks.length > limits.checks ||
+          bytes + w.bytes > maxBytes);
       if (full || w.sets.some((id) => setKeys.has(id) || busy.has(id))) {
         later.push(w);
         continue;
       }
       for (const id of w.sets) setKeys.add(id);
-      count += w.writes.length;
+      mutations += w.writes.length;
+      checks += w.checks.length;
+      bytes += w.bytes;
       batch.push(w);
     }
     queue = later;
@@ -157,35 +182,71 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
             w.value,
             w.expireIn ? { expireIn: w.expireIn } : undefined,
           );
-          continue;
+        } else if (w.kind === "delete") {
+          atomic.delete(w.key);
+        } else {
+          sums.set(w.key, (sums.get(w.key) ?? 0n) + w.n);
         }
-        sums.set(w.key, (sums.get(w.key) ?? 0n) + w.n);
       }
     }
     for (const [key, n] of sums) atomic.sum(key, n);
     return atomic;
   }
 
-  async function commit(batch: Waiter[]) {
+  /**
+   * Commits `batch`. A commit the store refuses as a whole (a limit, or a value that a
+   * `sum` cannot add to) is split in halves until the waiter that causes it stands alone.
+   */
+  async function commit(batch: Waiter[]): Promise<void> {
+    let result;
     try {
-      const result = await retrying(() => build(batch).commit());
-      if (result.ok) {
-        landed(batch, result.versionstamp);
+      result = await retrying(() => build(batch).commit());
+    } catch (error) {
+      // Only a limit is known to have written nothing: anything else fails the batch.
+      if (!(error instanceof StoreRefused && error.limit)) throw error;
+      if (batch.length === 1) {
+        batch[0].reject(error);
         return;
       }
-      // A check failed, and the commit wrote nothing. Which one is not known: the checked
-      // waiters are committed one by one, so only those whose check fails are refused
-      // (StaleRead: they read again); the blind writes go first into the next batch.
-      stats.staleCommits++;
-      const checked = batch.filter((w) => w.checks.length > 0);
-      queue = [...batch.filter((w) => w.checks.length === 0), ...queue];
-      for (const w of checked) {
-        const alone = checked.length === 1
-          ? result
-          : await retrying(() => build([w]).commit());
-        if (alone.ok) landed([w], alone.versionstamp);
-        else w.reject(new StaleRead());
-      }
+      const half = Math.ceil(batch.length / 2);
+      await commit(batch.slice(0, half));
+      await commit(batch.slice(half));
+      return;
+    }
+    if (result.ok) {
+      landed(batch, result.versionstamp);
+      return;
+    }
+    // A check failed, and the commit wrote nothing. Which one is not known: the checked
+    // waiters are committed one by one, so only those whose check fails are refused
+    // (StaleRead: they read again); the blind writes go first into the next batch.
+    stats.staleCommits++;
+    const checked = batch.filter((w) => w.checks.length > 0);
+    queue = [...batch.filter((w) => w.checks.length === 0), ...queue];
+    for (const w of checked) {
+      if (checked.length === 1) w.reject(new StaleRead());
+      else await commitAlone(w);
+    }
+  }
+
+  /** Commits one checked waiter of a refused batch on its own. */
+  async function commitAlone(w: Waiter): Promise<void> {
+    let result;
+    try {
+      result = await retrying(() => build([w]).commit());
+    } catch (error) {
+      if (!(error instanceof StoreRefused && error.limit)) throw error;
+      w.reject(error);
+      return;
+    }
+    if (result.ok) landed([w], result.versionstamp);
+    else w.reject(new StaleRead());
+  }
+
+  /** Commits `batch`; a failing store answers it, and everyone queued behind it, 503. */
+  async function commitOrFail(batch: Waiter[]): Promise<void> {
+    try {
+      await commit(batch);
     } catch (error) {
       for (const w of batch) w.reject(error);
       // The store just failed (retries spent or timed out): the requests queued behind
@@ -206,7 +267,7 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
       const keys = batch.flatMap((w) => w.sets);
       for (const id of keys) busy.set(id, (busy.get(id) ?? 0) + 1);
       inFlight++;
-      commit(batch).finally(() => {
+      commitOrFail(batch).finally(() => {
         inFlight--;
         for (const id of keys) {
           const n = busy.get(id)! - 1;
@@ -229,10 +290,16 @@ export function createGroupCommitter(kv: Deno.Kv): GroupCommitter {
       // waits on the committer longer than the store timeout.
       let waiter: Waiter;
       const written = new Promise<string>((resolve, reject) => {
-        const sets = writes.flatMap((w) =>
-          w.kind === "set" ? [JSON.stringify(w.key)] : []
-        );
-        waiter = { writes, checks, sets, resolve, reject };
+        const sets: string[] = [];
+        let bytes = 0;
+        for (const w of writes) {
+          if (w.kind === "sum") continue;
+          const id = JSON.stringify(w.key);
+          sets.push(id);
+          bytes += id.length +
+            (w.kind === "set" ? JSON.stringify(w.value)?.length ?? 8 : 0);
+        }
+        waiter = { writes, checks, sets, bytes, resolve, reject };
         queue.push(waiter);
         if (!pumpQueued && inFlight < MAX_IN_FLIGHT) {
           pumpQueued = true;

@@ -1,4 +1,5 @@
 import { HttpError } from "./http_error.ts";
+import { isRefusal } from "./store_limits.ts";
 
 /** The answer every store fault ends in: the client may retry shortly. */
 export function storeUnavailable(): HttpError {
@@ -85,15 +86,47 @@ export const STORE_TIMEOUT_MS = 5000;
 const ATTEMPTS = 4;
 
 /**
+ * The store refused a call as such (a limit exceeded, a `sum` on a value that is not a
+ * counter): trying it again would fail the same way. `cause` is the store's error.
+ */
+export class StoreRefused extends HttpError {
+  /**
+   * A limit (checks, mutations, sizes): Deno checks those before writing anything, so the
+   * call wrote nothing and a smaller one may pass. Otherwise (a `sum` on a value that is
+   * not a counter) local Deno KV has already applied the mutations before the failing one.
+   */
+  readonly limit: boolean;
+
+  constructor(cause: unknown) {
+    const limit = /too (many|large)/i.test(String(cause));
+    super(
+      limit ? 413 : 503,
+      limit
+        ? "This change is too large for the store; nothing was saved"
+        : "The store refused this change",
+      {},
+      limit ? {} : { "Retry-After": "2" },
+    );
+    this.cause = cause;
+    this.limit = limit;
+  }
+}
+
+/**
  * Runs a store operation with a timeout, retrying thrown errors (such as SQLite's
  * "database is locked") a bounded number of times with backoff, then fails with a 503.
- * HttpErrors thrown by `op` itself are passed through untouched.
+ * HttpErrors thrown by `op` itself are passed through untouched; a call the store refuses
+ * as such is not retried (StoreRefused).
  */
 export async function retrying<T>(op: () => Promise<T>): Promise<T> {
   for (let attempt = 1;; attempt++) {
     try {
       return await withTimeout(op(), STORE_TIMEOUT_MS);
     } catch (error) {
+      if (isRefusal(error)) {
+        console.error(`store: refused: ${error}`);
+        throw new StoreRefused(error);
+      }
       if (error instanceof HttpError && error.status !== 503) throw error;
       if (attempt >= ATTEMPTS || (error instanceof HttpError)) {
         console.error(`store: giving up after ${attempt} attempt(s): ${error}`);

@@ -2,6 +2,7 @@ import { stringifySetCookie } from "cookie";
 import type { Config } from "./config.ts";
 import { BoundedMap } from "./bounded_map.ts";
 import { sha256Hex } from "./crypto.ts";
+import type { BlindWrite, Check } from "./group_commit.ts";
 
 /** What the app keeps for a visitor; lives in KV (kv mode) or in the cookie (cookie mode). */
 export interface SessionData {
@@ -49,8 +50,10 @@ export interface Session {
    */
   readonly fromMemory: boolean;
   /**
-   * Read-modify-write that never loses a concurrent request's change: `change` is
-   * replayed on a fresh copy until the write lands. It may throw an HttpError to refuse.
+   * Changes the record. Nothing is written until the request's one commit (`finish`), which
+   * checks that the session is still as this request loaded it: if another request changed
+   * it meanwhile, the commit fails with StaleRead and the whole request runs again from a
+   * fresh read, so no change is lost. `change` may throw an HttpError to refuse.
    */
   update(
     change: (record: SessionRecord) => SessionRecord,
@@ -59,6 +62,12 @@ export interface Session {
   rotate(change?: (record: SessionRecord) => SessionRecord): Promise<void>;
   /** Ends the session: deleted from the store, cookie cleared. */
   destroy(): Promise<void>;
+  /**
+   * Adds writes, and the checks they depend on, to the request's one commit: they land with
+   * its session change and counts if it succeeds, or not at all. A failing check makes the
+   * request run again from a fresh read (StaleRead).
+   */
+  stage(writes: BlindWrite[], checks?: Check[]): void;
 }
 
 export interface SessionStore {
@@ -68,6 +77,7 @@ export interface SessionStore {
    * With `fromMemory` (safe requests only) a store may answer from what it recently read,
    * without a store call; `finish` then verifies it and throws StaleRead (lib/group_commit.ts)
    * if the session changed meanwhile, and the request must run again without `fromMemory`.
+   * A request may therefore run more than once; only its last run's commit lands.
    */
   load(
     req: Request,
@@ -76,8 +86,11 @@ export interface SessionStore {
     fromMemory?: boolean,
   ): Promise<{ session: Session; hits: number }>;
   /**
-   * After a successful answer: stores a new session, counts the visit and the hit when
-   * `count`, renews the idle window when due, and sets the cookie header when it changed.
+   * After a successful answer: the request's one commit. Stores a new session or what the
+   * request changed, counts the visit and the hit when `count`, renews the idle window when
+   * due, commits what was staged, and sets the cookie header when it changed. Throws
+   * StaleRead (nothing written) when something the request read has changed since: the
+   * request must run again from a fresh read.
    */
   finish(session: Session, headers: Headers, count: boolean): Promise<void>;
   /**

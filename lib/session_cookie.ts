@@ -167,8 +167,10 @@ class CookieSession implements Session {
   /** Changed since it was loaded: the cookie must be re-sealed. */
   dirty = false;
   destroyed = false;
-  /** KV writes to commit with this response (revocations), only if it succeeds. */
+  /** KV writes to commit with this response (revocations, staged), only if it succeeds. */
   readonly pending: BlindWrite[] = [];
+  /** Checks the staged writes depend on. */
+  readonly stagedChecks: Check[] = [];
 
   constructor(
     private readonly opts: CookieStoreOptions,
@@ -234,6 +236,11 @@ class CookieSession implements Session {
       return Promise.reject(error);
     }
     return Promise.resolve();
+  }
+
+  stage(writes: BlindWrite[], checks: Check[] = []): void {
+    this.pending.push(...writes);
+    this.stagedChecks.push(...checks);
   }
 
   destroy(): Promise<void> {
@@ -442,7 +449,10 @@ export async function createCookieSessionStore(
       }
       const writes = [...s.pending];
       if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
-      const versionstamp = await committer.write(writes, s.checks);
+      const versionstamp = await committer.write(writes, [
+        ...s.checks,
+        ...s.stagedChecks,
+      ]);
       if (count && versionstamp) {
         known.landed({ versionstamp, hit: true, handle: null });
       }

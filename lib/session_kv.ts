@@ -9,13 +9,7 @@ import {
 import { createGroupReader } from "./group_read.ts";
 import { HttpError } from "./http_error.ts";
 import { KnownSessions } from "./known_sessions.ts";
-import {
-  conflictBackoff,
-  counterValue,
-  retrying,
-  storeUnavailable,
-  updateWithCheck,
-} from "./kv_util.ts";
+import { counterValue, updateWithCheck } from "./kv_util.ts";
 import {
   cookieMaxAge,
   cookieName,
@@ -106,17 +100,17 @@ export function sessionSets(
   return sets;
 }
 
-function putSession(
-  atomic: Deno.AtomicOperation,
+/** The deletes that end the session `handle` (with its counter and index entry). */
+export function sessionDeletes(
   handle: string,
-  record: SessionRecord,
-  config: Config,
-  now: number,
-): Deno.AtomicOperation {
-  for (const w of sessionSets(handle, record, config, now)) {
-    atomic.set(w.key, w.value, { expireIn: w.expireIn });
-  }
-  return atomic;
+  user: string | null,
+): BlindWrite[] {
+  const deletes: BlindWrite[] = [
+    { kind: "delete", key: sessionKey(handle) },
+    { kind: "delete", key: visitsKey(handle) },
+  ];
+  if (user) deletes.push({ kind: "delete", key: userSessionKey(user, handle) });
+  return deletes;
 }
 
 /** Adds the deletes that end the session `handle` (with its counter and index entry). */
@@ -125,8 +119,7 @@ export function dropSession(
   handle: string,
   user: string | null,
 ): Deno.AtomicOperation {
-  atomic.delete(sessionKey(handle)).delete(visitsKey(handle));
-  if (user) atomic.delete(userSessionKey(user, handle));
+  for (const w of sessionDeletes(handle, user)) atomic.delete(w.key);
   return atomic;
 }
 
@@ -159,10 +152,30 @@ function sessionEnded(): HttpError {
   );
 }
 
+/** A stored session this request replaced (rotation): deleted in the request's commit. */
+interface Retired {
+  handle: string;
+  user: string | null;
+  /** The versionstamps read of its record and of its visit counter (null: no row). */
+  versionstamp: string;
+  visitsVersionstamp: string | null;
+}
+
+/**
+ * One request's session in kv mode. Nothing it does is written until `finish`: its change
+ * to the record, a rotation or an end, the writes `stage`d by the request's handler and the
+ * counts all go into one group commit, checked against what the request read, so a request
+ * either lands whole or not at all (StaleRead: it runs again from a fresh read).
+ */
 class KvSession implements Session {
-  /** The cookie to send with this response, if any: a value, or "" to clear it. */
-  private pendingCookie: { value: string; maxAge: number } | null = null;
+  /** The record changed: it is written, checked against `versionstamp`. */
+  dirty = false;
   destroyed = false;
+  /** Set by the first rotation of a stored session. */
+  retired: Retired | null = null;
+  /** The handler's own writes and checks, by key (the last write of a key wins). */
+  readonly staged = new Map<string, BlindWrite>();
+  readonly stagedChecks = new Map<string, Check>();
 
   constructor(
     private readonly opts: KvSessionOptions,
@@ -172,144 +185,139 @@ class KvSession implements Session {
     public record: SessionRecord,
     public isNew: boolean,
     public visits: number,
-    /** The stored entry's versionstamp as loaded or last written (null while new). */
+    /** The stored entry's versionstamp as loaded (null while new). */
     public versionstamp: string | null = null,
     /** `record` came from memory, unconfirmed: the commit must check `versionstamp`. */
     public fromMemory = false,
-  ) {}
-
-  /** The stored session is changing: memory of it is stale, and nothing is left to verify. */
-  private changing(): void {
-    this.opts.known.forget(this.handle);
-    this.fromMemory = false;
+    /** The visit counter's versionstamp in the read (null: no counter row). */
+    public visitsVersionstamp: string | null = null,
+  ) {
+    this.loadedUser = record.user;
   }
 
-  async update(
+  /** Whose index entry the stored session has (a rotation may change `record.user`). */
+  readonly loadedUser: string | null;
+
+  /** The record is not in the store under `handle` yet: new, or just rotated. */
+  get unstored(): boolean {
+    return this.isNew || this.retired !== null;
+  }
+
+  update(
     change: (record: SessionRecord) => SessionRecord,
   ): Promise<SessionRecord> {
-    if (this.destroyed) throw sessionEnded();
-    if (this.isNew) {
+    try {
+      if (this.destroyed) throw sessionEnded();
       this.record = change(this.record);
-      return this.record;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const { kv, config, committer } = this.opts;
-    const now = this.opts.now();
-    const key = sessionKey(this.handle);
-    this.opts.known.forget(this.handle);
-    // The first attempt starts from the record this request loaded (its versionstamp is
-    // checked in the commit), later ones from a fresh read. The write shares a group
-    // commit with other requests' writes (never with another write of this session).
-    let entry: { value: unknown; versionstamp: string | null } = {
-      value: this.record,
-      versionstamp: this.versionstamp,
-    };
-    for (let conflict = 0;; conflict++) {
-      // Never resurrect a session that a concurrent request ended.
-      if (
-        entry.versionstamp === null || !isSessionRecord(entry.value) ||
-        !isAlive(entry.value, config, now)
-      ) throw sessionEnded();
-      // Writing anyway, so the idle window is renewed for free.
-      const next = { ...change(entry.value), lastSeenAt: now };
-      try {
-        this.versionstamp = await committer.write(
-          sessionSets(this.handle, next, config, now),
-          [{ key, versionstamp: entry.versionstamp }],
-        );
-      } catch (error) {
-        if (!(error instanceof StaleRead)) throw error;
-        // Changed meanwhile: replay this change on a fresh copy.
-        if (conflict >= 50) throw storeUnavailable();
-        await conflictBackoff(conflict);
-        entry = await retrying(() => kv.get(key));
-        continue;
-      }
-      this.record = next;
-      this.fromMemory = false;
-      this.pendingCookie = {
-        value: this.id,
-        maxAge: cookieMaxAge(next, config, now),
-      };
-      return next;
-    }
+    if (!this.unstored) this.dirty = true;
+    return Promise.resolve(this.record);
   }
 
-  async rotate(
+  rotate(
     change: (record: SessionRecord) => SessionRecord = (r) => r,
   ): Promise<void> {
-    if (this.destroyed) throw sessionEnded();
-    const { config } = this.opts;
-    const now = this.opts.now();
-    this.changing();
-    const id = crypto.randomUUID();
-    const handle = sessionHandle(id);
-    const fresh = (r: SessionRecord) => ({
-      ...change(r),
-      createdAt: now,
-      lastSeenAt: now,
-      csrf: randomToken(),
-    });
-    this.record = this.isNew
-      ? fresh(this.record)
-      : await this.moveTo(handle, fresh, now);
-    this.id = id;
-    this.handle = handle;
-    this.pendingCookie = {
-      value: id,
-      maxAge: cookieMaxAge(this.record, config, now),
-    };
+    try {
+      if (this.destroyed) throw sessionEnded();
+      const now = this.opts.now();
+      this.record = {
+        ...change(this.record),
+        createdAt: now,
+        lastSeenAt: now,
+        csrf: randomToken(),
+      };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.unstored) {
+      this.retired = {
+        handle: this.handle,
+        user: this.loadedUser,
+        versionstamp: this.versionstamp!,
+        visitsVersionstamp: this.visitsVersionstamp,
+      };
+    }
+    this.dirty = false;
+    this.id = crypto.randomUUID();
+    this.handle = sessionHandle(this.id);
+    return Promise.resolve();
   }
 
-  /**
-   * Rotation's commit: the record and its visit counter move to `handle` in one atomic,
-   * both read fresh and checked, so a visit that another request counts meanwhile makes
-   * the commit retry instead of being lost, and the count moves exactly as stored.
-   */
-  private async moveTo(
-    handle: string,
-    fresh: (record: SessionRecord) => SessionRecord,
-    now: number,
-  ): Promise<SessionRecord> {
-    const { kv, config } = this.opts;
-    const from = this.handle;
-    for (let conflict = 0; conflict < 50; conflict++) {
-      const [entry, visits] = await retrying(() =>
-        kv.getMany<[SessionRecord, Deno.KvU64]>([
-          sessionKey(from),
-          visitsKey(from),
-        ])
-      );
-      if (
-        !isSessionRecord(entry.value) || !isAlive(entry.value, config, now)
-      ) throw sessionEnded();
-      const next = fresh(entry.value);
-      const atomic = kv.atomic().check(entry, visits);
-      dropSession(atomic, from, entry.value.user);
-      if (visits.value) atomic.set(visitsKey(handle), visits.value);
-      putSession(atomic, handle, next, config, now);
-      const result = await retrying(() => atomic.commit());
-      if (result.ok) {
-        this.versionstamp = result.versionstamp;
-        return next;
-      }
-      await conflictBackoff(conflict);
-    }
-    throw storeUnavailable();
-  }
-
-  async destroy(): Promise<void> {
-    this.changing();
-    if (!this.isNew && !this.destroyed) {
-      await endSession(this.opts.kv, this.handle);
-    }
+  destroy(): Promise<void> {
     this.destroyed = true;
-    this.pendingCookie = { value: "", maxAge: 0 };
+    return Promise.resolve();
+  }
+
+  stage(writes: BlindWrite[], checks: Check[] = []): void {
+    for (const w of writes) {
+      this.staged.set(
+        w.kind === "sum" ? `${this.staged.size}` : JSON.stringify(w.key),
+        w,
+      );
+    }
+    for (const c of checks) {
+      const id = JSON.stringify(c.key);
+      if (!this.stagedChecks.has(id)) this.stagedChecks.set(id, c);
+    }
+  }
+
+  /** What the request's one commit writes and checks, at `now`, counting it when `count`. */
+  commitOf(now: number, count: boolean): {
+    writes: BlindWrite[];
+    checks: Check[];
+  } {
+    const { config } = this.opts;
+    const writes: BlindWrite[] = [];
+    const checks: Check[] = [...this.stagedChecks.values()];
+    if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
+    const retired = this.retired;
+    if (retired) {
+      // Checked, so a visit counted meanwhile makes the request run again instead of
+      // being lost: the count moves exactly as stored, into the new record.
+      writes.push(...sessionDeletes(retired.handle, retired.user));
+      checks.push(
+        { key: sessionKey(retired.handle), versionstamp: retired.versionstamp },
+        {
+          key: visitsKey(retired.handle),
+          versionstamp: retired.visitsVersionstamp,
+        },
+      );
+    } else if (this.destroyed && !this.isNew) {
+      writes.push(...sessionDeletes(this.handle, this.loadedUser));
+    }
+    if (!this.destroyed) {
+      if (this.unstored) {
+        // Its visits so far are in the record: no counter row until the next visit.
+        this.record = { ...this.record, visitsAtStart: this.visits };
+        writes.push(...sessionSets(this.handle, this.record, config, now));
+      } else {
+        if (this.dirty || renewDue(this.record, config, now)) {
+          this.dirty = true;
+          this.record = { ...this.record, lastSeenAt: now };
+          writes.push(...sessionSets(this.handle, this.record, config, now));
+        }
+        if (this.dirty || this.fromMemory) {
+          checks.push({
+            key: sessionKey(this.handle),
+            versionstamp: this.versionstamp,
+          });
+        }
+        if (count) {
+          writes.push({ kind: "sum", key: visitsKey(this.handle), n: 1n });
+        }
+      }
+    }
+    writes.push(...this.staged.values());
+    return { writes, checks };
   }
 
   /** The Set-Cookie header for this response, if the cookie changed. */
   setCookie(now: number): string | null {
     const { config } = this.opts;
-    if (this.isNew && !this.destroyed) {
+    if (this.destroyed) return sessionCookie(config, this.secure, "", 0);
+    if (this.unstored || this.dirty) {
       return sessionCookie(
         config,
         this.secure,
@@ -317,8 +325,7 @@ class KvSession implements Session {
         cookieMaxAge(this.record, config, now),
       );
     }
-    const c = this.pendingCookie;
-    return c ? sessionCookie(config, this.secure, c.value, c.maxAge) : null;
+    return null;
   }
 }
 
@@ -389,6 +396,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
               k.visits + inc,
               k.versionstamp,
               true,
+              k.visitsVersionstamp,
             ),
             hits: hits + inc,
           };
@@ -428,6 +436,8 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
                 false,
                 visits + inc,
                 versionstamp,
+                false,
+                counted.versionstamp,
               ),
               hits,
             };
@@ -442,32 +452,7 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
     async finish(session, headers, count) {
       const s = session as KvSession;
       const t = now();
-      const writes: BlindWrite[] = [];
-      const checks: Check[] = [];
-      if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
-      if (!s.destroyed) {
-        if (s.isNew) {
-          // A brand-new random key: nothing to check, so it can share the group commit.
-          // Its first visit is counted in the record: no counter row until the second.
-          if (count) s.record = { ...s.record, visitsAtStart: 1 };
-          writes.push(...sessionSets(s.handle, s.record, config, t));
-        } else {
-          if (renewDue(s.record, config, t)) {
-            await s.update((r) => r).catch(
-              () => {/* ended meanwhile: nothing to renew */},
-            );
-          }
-          if (count) {
-            writes.push({ kind: "sum", key: visitsKey(s.handle), n: 1n });
-          }
-        }
-        if (s.fromMemory) {
-          checks.push({
-            key: sessionKey(s.handle),
-            versionstamp: s.versionstamp!,
-          });
-        }
-      }
+      const { writes, checks } = s.commitOf(t, count);
       let versionstamp;
       try {
         versionstamp = await committer.write(writes, checks);
@@ -476,7 +461,9 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         throw error;
       }
       // What is remembered counts only what has landed.
-      if (s.isNew && !s.destroyed && versionstamp) {
+      if (s.destroyed || s.dirty) known.forget(s.handle);
+      if (s.retired) known.forget(s.retired.handle);
+      if (s.unstored && !s.destroyed && versionstamp) {
         known.remember(s.handle, {
           record: s.record,
           versionstamp,
@@ -489,8 +476,8 @@ export function createKvSessionStore(opts: StoreOptions): SessionStore {
         known.landed({
           versionstamp,
           hit: true,
-          // A new session's first visit is in the record just remembered.
-          handle: s.isNew || s.destroyed ? null : s.handle,
+          // A new or rotated session's visits are in the record just remembered.
+          handle: s.unstored || s.destroyed ? null : s.handle,
         });
       }
       const cookie = s.setCookie(t);

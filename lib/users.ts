@@ -1,6 +1,6 @@
 import type { Ctx } from "./context.ts";
 import { HttpError } from "./http_error.ts";
-import { retrying, updateWithCheck } from "./kv_util.ts";
+import { retrying } from "./kv_util.ts";
 import {
   createDummyHash,
   hashPassword,
@@ -36,17 +36,30 @@ export interface UserRecord {
 }
 
 export const userKey = (username: string) => ["users", username] as const;
+
+/** A user record as read, with the versionstamp its commit checks (null: absent). */
+export interface UserEntry {
+  value: UserRecord | null;
+  versionstamp: string | null;
+}
 export const MAX_HISTORY = 100;
 const MAX_LIKES = 200;
 
-/** The logged-in user's record (read once per request), or null for an anonymous visitor. */
-export async function currentUser(ctx: Ctx): Promise<UserRecord | null> {
+/** The user record `name` as stored, with its versionstamp (for the commit's check). */
+function readUser(ctx: Ctx, name: string): Promise<UserEntry> {
+  return retrying(() => ctx.kv.get<UserRecord>(userKey(name)));
+}
+
+/** The logged-in user's entry, read at most once per request run. */
+function currentUserEntry(ctx: Ctx): Promise<UserEntry> | null {
   const name = ctx.session.record.user;
   if (!name) return null;
-  ctx.userRecord ??= retrying(() => ctx.kv.get<UserRecord>(userKey(name))).then(
-    (e) => e.value,
-  );
-  return await ctx.userRecord;
+  return ctx.userEntry ??= readUser(ctx, name);
+}
+
+/** The logged-in user's record (read once per request), or null for an anonymous visitor. */
+export async function currentUser(ctx: Ctx): Promise<UserRecord | null> {
+  return (await currentUserEntry(ctx))?.value ?? null;
 }
 
 /** The progress and likes this request acts on: the user's when logged in, else the session's. */
@@ -56,31 +69,47 @@ export async function ownerData(ctx: Ctx): Promise<OwnerData> {
 }
 
 /**
+ * Stages `record` as the new value of its user entry in the request's one commit, checked
+ * against `versionstamp` (as read; null: the user must not exist yet), so a concurrent change
+ * of the record makes the request run again instead of being lost.
+ */
+function stageUser(
+  ctx: Ctx,
+  record: UserRecord,
+  versionstamp: string | null,
+): void {
+  const key = userKey(record.username);
+  ctx.session.stage([{ kind: "set", key, value: record }], [{
+    key,
+    versionstamp,
+  }]);
+  ctx.userEntry = Promise.resolve({ value: record, versionstamp });
+}
+
+/**
  * Read-modify-write of the owner's data, never losing a concurrent change: through the
- * user record's atomic check when logged in, else through the session's update.
- * `change` may throw an HttpError to refuse; `onUser` may add to the user record (history).
+ * user record (checked in the request's one commit) when logged in, else through the
+ * session's update. `change` may throw an HttpError to refuse; `onUser` may add to the
+ * user record (history).
  */
 export async function updateOwnerData(
   ctx: Ctx,
   change: (data: OwnerData) => OwnerData,
   onUser: (user: UserRecord) => UserRecord = (u) => u,
 ): Promise<OwnerData> {
-  const name = ctx.session.record.user;
-  if (!name) {
+  const entry = currentUserEntry(ctx);
+  if (!entry) {
     const record = await ctx.session.update((r) => ({
       ...r,
       data: { ...r.data, ...change(r.data) },
     }));
     return record.data;
   }
-  let next: UserRecord | null = null;
-  await updateWithCheck<UserRecord>(ctx.kv, userKey(name), (entry, atomic) => {
-    if (!entry.value) throw new HttpError(409, "This account no longer exists");
-    next = onUser({ ...entry.value, data: change(entry.value.data) });
-    return atomic.set(userKey(name), next);
-  });
-  ctx.userRecord = Promise.resolve(next);
-  return next!.data;
+  const { value, versionstamp } = await entry;
+  if (!value) throw new HttpError(409, "This account no longer exists");
+  const next = onUser({ ...value, data: change(value.data) });
+  stageUser(ctx, next, versionstamp);
+  return next.data;
 }
 
 /** Anonymous progress and likes carried over at login: the user's own answers win. */
@@ -139,35 +168,34 @@ export function createAuth() {
 
   const throttleOf = (ctx: Ctx) => createThrottle(ctx.kv, { now: ctx.now });
 
-  /** Logs the session in as `username`: merges anonymous progress, new session id. */
-  async function logIn(ctx: Ctx, username: string): Promise<void> {
+  /**
+   * Logs the session in as `user` (read at `versionstamp`, null for a new account): merges
+   * anonymous progress into the record, new session id, all in the request's one commit.
+   */
+  async function logIn(
+    ctx: Ctx,
+    user: UserRecord,
+    versionstamp: string | null,
+    changed: boolean,
+  ): Promise<void> {
     const anonymous: OwnerData = {
       quizzes: ctx.session.record.data.quizzes,
       likes: ctx.session.record.data.likes,
     };
     if (anonymous.quizzes || anonymous.likes) {
-      await updateWithCheck<UserRecord>(
-        ctx.kv,
-        userKey(username),
-        (entry, atomic) => {
-          if (!entry.value) {
-            throw new HttpError(409, "This account no longer exists");
-          }
-          const data = mergeOwnerData(entry.value.data, anonymous);
-          return atomic.set(userKey(username), {
-            ...entry.value,
-            data,
-            history: [
-              ...entry.value.history,
-              ...newlyFinished(ctx, entry.value.data, data),
-            ].slice(-MAX_HISTORY),
-          });
-        },
-      );
+      const data = mergeOwnerData(user.data, anonymous);
+      user = {
+        ...user,
+        data,
+        history: [...user.history, ...newlyFinished(ctx, user.data, data)]
+          .slice(-MAX_HISTORY),
+      };
+      changed = true;
     }
+    if (changed) stageUser(ctx, user, versionstamp);
     // New id; the pre-login record is deleted in the same commit (no session fixation).
-    await ctx.session.rotate((r) => ({ ...r, user: username, data: {} }));
-    ctx.userRecord = undefined;
+    await ctx.session.rotate((r) => ({ ...r, user: user.username, data: {} }));
+    ctx.userEntry = undefined;
   }
 
   return {
@@ -184,9 +212,10 @@ export function createAuth() {
         username.toLowerCase().slice(0, 64);
       const throttle = throttleOf(ctx);
       await throttle.check(name, ctx.clientAddress());
-      const user = normalizeUsername(username)
-        ? (await retrying(() => ctx.kv.get<UserRecord>(userKey(name)))).value
+      const entry = normalizeUsername(username)
+        ? await readUser(ctx, name)
         : null;
+      const user = entry?.value ?? null;
       dummy ??= createDummyHash(ctx.config.pbkdf2Iterations);
       const valid =
         await verifyPassword(password, user?.passwordHash ?? await dummy) &&
@@ -196,21 +225,20 @@ export function createAuth() {
         throw new HttpError(401, "Wrong username or password");
       }
       await throttle.recordSuccess(name);
-      if (needsRehash(user.passwordHash, ctx.config.pbkdf2Iterations)) {
-        const passwordHash = await hashPassword(
-          password,
-          ctx.config.pbkdf2Iterations,
-        );
-        await updateWithCheck<UserRecord>(
-          ctx.kv,
-          userKey(name),
-          (entry, atomic) =>
-            entry.value
-              ? atomic.set(userKey(name), { ...entry.value, passwordHash })
-              : null,
-        );
-      }
-      await logIn(ctx, name);
+      const rehash = needsRehash(
+        user.passwordHash,
+        ctx.config.pbkdf2Iterations,
+      );
+      const record = rehash
+        ? {
+          ...user,
+          passwordHash: await hashPassword(
+            password,
+            ctx.config.pbkdf2Iterations,
+          ),
+        }
+        : user;
+      await logIn(ctx, record, entry!.versionstamp, rehash);
       return name;
     },
 
@@ -222,6 +250,11 @@ export function createAuth() {
       const problem = validateUsername(username) ?? validatePassword(password);
       if (problem) throw new HttpError(400, problem);
       const name = normalizeUsername(username)!;
+      // Checked again in the commit (the name must still be free), so of concurrent
+      // registrations of one name exactly one succeeds.
+      if ((await readUser(ctx, name)).versionstamp !== null) {
+        throw new HttpError(409, "That username is taken; choose another");
+      }
       const record: UserRecord = {
         username: name,
         passwordHash: await hashPassword(password, ctx.config.pbkdf2Iterations),
@@ -229,16 +262,7 @@ export function createAuth() {
         data: {},
         history: [],
       };
-      const result = await retrying(() =>
-        ctx.kv.atomic().check({ key: userKey(name), versionstamp: null }).set(
-          userKey(name),
-          record,
-        ).commit()
-      );
-      if (!result.ok) {
-        throw new HttpError(409, "That username is taken; choose another");
-      }
-      await logIn(ctx, name);
+      await logIn(ctx, record, null, true);
       return name;
     },
   };

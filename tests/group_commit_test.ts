@@ -6,7 +6,8 @@ import {
   SECOND_COMMIT_AT,
 } from "../lib/group_commit.ts";
 import { HttpError } from "../lib/http_error.ts";
-import { counter, type KvSpy, spyKv } from "./helpers.ts";
+import { LOCAL_LIMITS, REMOTE_LIMITS } from "../lib/store_limits.ts";
+import { counter, type KvSpy, limitedKv, spyKv } from "./helpers.ts";
 
 async function withKv(fn: (kv: Deno.Kv, spy: KvSpy) => Promise<void>) {
   const kv = await Deno.openKv(":memory:");
@@ -74,9 +75,12 @@ Deno.test("every write is in the store when its promise resolves", async () => {
   });
 });
 
-Deno.test("a batch never exceeds 200 writes, so a big burst is split over several commits", async () => {
+Deno.test("a batch stays within the store's mutation limit, so a big burst is split over several commits", async () => {
   await withKv(async (kv) => {
-    const committer = createGroupCommitter(kv);
+    const committer = createGroupCommitter(kv, {
+      ...LOCAL_LIMITS,
+      mutations: 200,
+    });
     await Promise.all(
       Array.from(
         { length: 450 },
@@ -89,6 +93,116 @@ Deno.test("a batch never exceeds 200 writes, so a big burst is split over severa
     let n = 0;
     for await (const _ of kv.list({ prefix: ["k"] })) n++;
     assert.equal(n, 450);
+  });
+});
+
+Deno.test("150 checked writers at once: local KV's 100 checks per atomic are never exceeded and all land", async () => {
+  await withKv(async (kv) => {
+    const committer = createGroupCommitter(kv, LOCAL_LIMITS);
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: 150 },
+        (_, i) =>
+          committer.write([sum(["hits"])], [{
+            key: ["absent", i],
+            versionstamp: null,
+          }]),
+      ),
+    );
+    assert.deepEqual(results.filter((r) => r.status === "rejected"), []);
+    assert.equal(await counter(kv, ["hits"]), 150);
+    assert.ok(committer.stats().commits >= 2);
+  });
+});
+
+Deno.test("under KV Connect's limits (10 checks, 10 ranges per call) 100 checked writers all land", async () => {
+  await withKv(async (kv) => {
+    const limited = limitedKv(kv, REMOTE_LIMITS);
+    const committer = createGroupCommitter(limited.kv, REMOTE_LIMITS);
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: 100 },
+        (_, i) =>
+          committer.write([sum(["hits"]), sum(["v", i])], [{
+            key: ["absent", i],
+            versionstamp: null,
+          }]),
+      ),
+    );
+    assert.deepEqual(results.filter((r) => r.status === "rejected"), []);
+    assert.equal(await counter(kv, ["hits"]), 100);
+    assert.equal(limited.refused(), 0);
+    assert.ok(committer.stats().largestBatch <= 10);
+  });
+});
+
+Deno.test("a batch the store refuses for a limit is split: only the writer at fault is refused, the others land", async () => {
+  await withKv(async (kv) => {
+    const committer = createGroupCommitter(kv);
+    const writers = Array.from({ length: 40 }, (_, i) =>
+      committer.write([
+        sum(["hits"]),
+        // 60 KB of JSON per writer would pass the per-value limit; one is over it.
+        {
+          kind: "set",
+          key: ["v", i],
+          value: "x".repeat(i === 17 ? 70_000 : 100),
+        },
+      ]));
+    const results = await Promise.allSettled(writers);
+    const refused = results.flatMap((r, i) =>
+      r.status === "rejected" ? [i] : []
+    );
+    assert.deepEqual(refused, [17]);
+    const reason = (results[17] as PromiseRejectedResult).reason;
+    assert.ok(reason instanceof HttpError && reason.status === 413);
+    assert.equal(await counter(kv, ["hits"]), 39);
+    assert.equal((await kv.get(["v", 17])).versionstamp, null);
+  });
+});
+
+Deno.test("local Deno KV applies the mutations before a failing sum: such a batch is answered 503 at once, never retried or split", async () => {
+  await withKv(async (kv, spy) => {
+    await kv.set(["broken"], "not a counter");
+    // Deno's own behaviour, the reason a batch with a bad sum is never committed again.
+    await assert.rejects(
+      kv.atomic().sum(["before"], 1n).sum(["broken"], 1n).commit(),
+      TypeError,
+    );
+    assert.equal(await counter(kv, ["before"]), 1);
+    const committer = createGroupCommitter(spy.kv);
+    const before = spy.calls.commit ?? 0;
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: 10 },
+        () => committer.write([sum(["hits"]), sum(["broken"])]),
+      ),
+    );
+    for (const r of results) {
+      assert.equal(r.status, "rejected");
+      const reason = (r as PromiseRejectedResult).reason;
+      assert.ok(reason instanceof HttpError && reason.status === 503);
+    }
+    assert.equal((spy.calls.commit ?? 0) - before, 1);
+  });
+});
+
+Deno.test("a writer whose own change is over the store's value limit gets a 413, and nothing of it is stored", async () => {
+  await withKv(async (kv) => {
+    const committer = createGroupCommitter(kv);
+    const big = committer.write([{
+      kind: "set",
+      key: ["big"],
+      value: "x".repeat(70_000),
+    }, sum(["hits"])]);
+    const small = committer.write([sum(["hits"])]);
+    await assert.rejects(
+      big,
+      (e) => e instanceof HttpError && e.status === 413,
+    );
+    await small;
+    assert.equal((await kv.get(["big"])).versionstamp, null);
+    assert.equal(await counter(kv, ["hits"]), 1);
   });
 });
 

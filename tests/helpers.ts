@@ -7,6 +7,10 @@ import assert from "node:assert/strict";
 import { type App, createApp } from "../lib/app.ts";
 import { type Config, testConfig } from "../lib/config.ts";
 import { sha256Hex } from "../lib/crypto.ts";
+import { REMOTE_LIMITS, type StoreLimits } from "../lib/store_limits.ts";
+import { limitedKv } from "./support/limited_kv.ts";
+
+export { limitedKv };
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const ORIGIN = "http://localhost";
@@ -54,6 +58,11 @@ export interface TestAppOptions {
   /** Wraps the KV handed to the app (fault injection, call counting). */
   wrapKv?: (kv: Deno.Kv) => Deno.Kv;
   clock?: Clock;
+  /**
+   * The store limits the app works within and the KV enforces (default: KV Connect's and
+   * Deno Deploy's, the strictest, so every test's session paths stay within them).
+   */
+  limits?: StoreLimits;
 }
 
 export function buildRequest(path: string, init: RequestOptions = {}): Request {
@@ -78,9 +87,11 @@ export async function testApp(
   const logs: string[] = [];
   let app: App;
   try {
+    const limits = opts.limits ?? REMOTE_LIMITS;
     app = await createApp({
       config,
-      kv: opts.wrapKv ? opts.wrapKv(kv) : kv,
+      kv: limitedKv(opts.wrapKv ? opts.wrapKv(kv) : kv, limits).kv,
+      limits,
       now: clock.now,
       log: (line) => void logs.push(line),
     });
