@@ -95,6 +95,7 @@ export async function retrying<T>(op: () => Promise<T>): Promise<T> {
       return await withTimeout(op(), STORE_TIMEOUT_MS);
     } catch (error) {
       if (error instanceof HttpError && error.status !== 503) throw error;
+      if (error instanceof TypeError) throw error; // deterministic (a sum on a non-u64): retrying cannot help
       if (attempt >= ATTEMPTS || (error instanceof HttpError)) {
         console.error(`store: giving up after ${attempt} attempt(s): ${error}`);
         throw storeUnavailable();

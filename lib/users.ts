@@ -10,6 +10,7 @@ import {
   validateUsername,
   verifyPassword,
 } from "./password.ts";
+import { cleanOwnerData, cleanUserRecord, reportOnce } from "./kv_shapes.ts";
 import { scoreOf } from "./scoring.ts";
 import type { SessionData } from "./session.ts";
 import { createThrottle } from "./throttle.ts";
@@ -44,15 +45,33 @@ export async function currentUser(ctx: Ctx): Promise<UserRecord | null> {
   const name = ctx.session.record.user;
   if (!name) return null;
   ctx.userRecord ??= retrying(() => ctx.kv.get<UserRecord>(userKey(name))).then(
-    (e) => e.value,
+    (e) => readableUser(ctx, name, e.value),
   );
   return await ctx.userRecord;
+}
+
+// A malformed stored record reads as empty parts, or as no user: logged once, never thrown.
+function readableUser(
+  ctx: Ctx,
+  name: string,
+  value: unknown,
+): UserRecord | null {
+  return cleanUserRecord(value, (part) =>
+    reportOnce(
+      ctx.log,
+      `store: users/${name} has a malformed ${part}; read as empty`,
+    ));
 }
 
 /** The progress and likes this request acts on: the user's when logged in, else the session's. */
 export async function ownerData(ctx: Ctx): Promise<OwnerData> {
   const user = await currentUser(ctx);
-  return user ? user.data : ctx.session.record.data;
+  if (user) return user.data;
+  return cleanOwnerData(ctx.session.record.data, (part) =>
+    reportOnce(
+      ctx.log,
+      `store: a session's data has a malformed ${part}; read as empty`,
+    ));
 }
 
 /**
