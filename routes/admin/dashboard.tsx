@@ -98,11 +98,15 @@ export const handler = {
   async POST(ctx: Ctx) {
     const token = adminEnabled(ctx);
     const form = await readCheckedForm(ctx);
-    const address = ctx.clientAddress();
-    // The same bucket as the admin API: one allowance of token guesses per address.
-    const throttle = createThrottle(ctx.kv, { now: ctx.now, bucket: "admin" });
-    const slot = await throttle.reserve(address, address);
+    const account = `admin@${ctx.clientAddress()}`;
+    const throttle = createThrottle(ctx.kv, {
+      now: ctx.now,
+      accountFree: 5,
+      accountMaxMs: 5 * 60_000,
+    });
+    await throttle.check(account, ctx.clientAddress());
     if (!timingSafeEqualString(form.token ?? "", token)) {
+      await throttle.recordFailure(account, ctx.clientAddress());
       return page(
         ctx,
         "Admin",
@@ -110,7 +114,7 @@ export const handler = {
         { status: 401 },
       );
     }
-    await throttle.succeeded(slot);
+    await throttle.recordSuccess(account);
     // Privilege change: new session id, like a login.
     const adminUntil = ctx.now() + ADMIN_WINDOW_MS;
     await ctx.session.rotate((r) => ({
