@@ -207,9 +207,12 @@ export function createAuth() {
         ? (await retrying(() => ctx.kv.get<UserRecord>(userKey(name)))).value
         : null;
       dummy ??= createDummyHash(ctx.config.pbkdf2Iterations);
+      // A lone surrogate is hashed as U+FFFD, so it would match another one: refused like
+      // a wrong password, after the same hashing work.
+      const wellFormed = password.isWellFormed();
       const valid =
         await verifyPassword(password, user?.passwordHash ?? await dummy) &&
-        user !== null;
+        user !== null && wellFormed;
       if (!valid) {
         await throttle.recordFailure(name, ctx.clientAddress());
         throw new HttpError(401, "Wrong username or password");
