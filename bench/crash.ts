@@ -485,34 +485,61 @@ export function summary(report: CrashReport): string {
   ].join("\n");
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      kills: { type: "string", default: String(DEFAULTS.kills) },
-      stalls: { type: "string", default: String(DEFAULTS.stalls) },
-      seed: { type: "string", default: String(DEFAULTS.seed) },
-      clients: { type: "string", default: String(DEFAULTS.clients) },
-      json: { type: "string" },
-    },
-  });
-  const int = (name: string, raw: string) => {
-    if (!/^\d+$/.test(raw)) {
-      console.error(`crash: --${name} must be a whole number, not ${raw}`);
-      Deno.exit(2);
-    }
-    return Number(raw);
+const USAGE =
+  "usage: deno task crash [--kills 20] [--stalls 4] [--seed 1] [--clients 32] [--json FILE]";
+
+type CrashArgs =
+  & Pick<CrashOptions, "kills" | "stalls" | "seed" | "clients">
+  & { json?: string };
+
+/** The options of `deno task crash`, or "help"; prints usage and exits 2 on a bad argument. */
+function parseCrashArgs(args: string[]): CrashArgs | "help" {
+  const usage = (message: string): never => {
+    console.error(`crash: ${message}\n${USAGE}`);
+    Deno.exit(2);
   };
-  const report = await runCrash({
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        kills: { type: "string", default: String(DEFAULTS.kills) },
+        stalls: { type: "string", default: String(DEFAULTS.stalls) },
+        seed: { type: "string", default: String(DEFAULTS.seed) },
+        clients: { type: "string", default: String(DEFAULTS.clients) },
+        json: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  if (values.help) return "help";
+  const int = (name: string, raw: string) =>
+    /^\d+$/.test(raw)
+      ? Number(raw)
+      : usage(`--${name} must be a whole number, not ${raw}`);
+  return {
     kills: int("kills", values.kills),
     stalls: int("stalls", values.stalls),
     seed: int("seed", values.seed),
     clients: Math.max(1, int("clients", values.clients)),
+    json: values.json,
+  };
+}
+
+if (import.meta.main) {
+  const opts = parseCrashArgs(Deno.args);
+  if (opts === "help") {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const { json, ...options } = opts;
+  const report = await runCrash({
+    ...options,
     log: (line) => console.error(`crash: ${line}`),
   });
   console.log(summary(report));
-  if (values.json) {
-    await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2));
-  }
+  if (json) await Deno.writeTextFile(json, JSON.stringify(report, null, 2));
   Deno.exit(report.violations.length === 0 ? 0 : 1);
 }

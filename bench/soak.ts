@@ -39,24 +39,31 @@ export interface SoakOptions {
   quiet: boolean;
 }
 
+const USAGE =
+  "deno task soak [--minutes 10] [--seed 1] [--concurrency 16] [--sample 30] [--json FILE] [--keep] [--quiet]";
+
 function parseOptions(argv: string[]): SoakOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      minutes: { type: "string", default: "10" },
-      seed: { type: "string", default: "1" },
-      concurrency: { type: "string", default: "16" },
-      sample: { type: "string", default: "30" },
-      json: { type: "string" },
-      keep: { type: "boolean", default: false },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        minutes: { type: "string", default: "10" },
+        seed: { type: "string", default: "1" },
+        concurrency: { type: "string", default: "16" },
+        sample: { type: "string", default: "30" },
+        json: { type: "string" },
+        keep: { type: "boolean", default: false },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`soak: ${(error as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
   if (values.help) {
-    console.log(
-      "deno task soak [--minutes 10] [--seed 1] [--concurrency 16] [--sample 30] [--json FILE] [--keep] [--quiet]",
-    );
+    console.log(USAGE);
     Deno.exit(0);
   }
   const number = (name: string, raw: string, min: number) => {

@@ -35,10 +35,27 @@ export function formatKey(key: Deno.KvKey): string {
   ).join("/");
 }
 
-/** The inverse of {@link formatKey}; every part is read as a string (all mcq-edge keys are). */
+/** Deno KV refuses keys longer than this once encoded, with a TypeError. */
+export const MAX_KEY_BYTES = 2048;
+
+const utf8 = new TextEncoder();
+
+/** A key of string parts as Deno KV encodes it: a tag and a terminator per part, NUL escaped. */
+function encodedKeyBytes(key: string[]): number {
+  let bytes = 0;
+  for (const part of key) {
+    bytes += 2 + utf8.encode(part).length + part.split("\0").length - 1;
+  }
+  return bytes;
+}
+
+/**
+ * The inverse of {@link formatKey}; every part is read as a string (all mcq-edge keys are).
+ * 400 for an empty part, bad percent-encoding, or a key past Deno KV's 2 KiB limit.
+ */
 export function parseKey(text: string): string[] {
   if (text === "") return [];
-  return text.split("/").map((part) => {
+  const key = text.split("/").map((part) => {
     if (part === "") throw new HttpError(400, "A key part may not be empty");
     try {
       return decodeURIComponent(part);
@@ -46,6 +63,14 @@ export function parseKey(text: string): string[] {
       throw new HttpError(400, "Malformed percent-encoding in key");
     }
   });
+  const bytes = encodedKeyBytes(key);
+  if (bytes > MAX_KEY_BYTES) {
+    throw new HttpError(
+      400,
+      `The key is too long: ${bytes} bytes once encoded, the store allows ${MAX_KEY_BYTES}`,
+    );
+  }
+  return key;
 }
 
 /** KV values as JSON: counters become `{"$u64": "12"}`, bytes `{"$bytes": "<base64>"}`. */

@@ -3,6 +3,20 @@ import { HttpError } from "./http_error.ts";
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
+ * One read of the body stream. The server rejects it on broken framing (a malformed or
+ * oversized chunk header, a body cut short): that is the client's fault, so a 400, not a 500.
+ */
+async function readChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  try {
+    return await reader.read();
+  } catch {
+    throw new HttpError(400, "Malformed or incomplete request body");
+  }
+}
+
+/**
  * Bodies already read, by request: a request whose commit finds its reads changed runs
  * again (lib/app.ts), and its body can be read only once.
  */
@@ -37,7 +51,7 @@ async function readOnce(req: Request, limit: number): Promise<Uint8Array> {
   const reader = req.body.getReader();
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await readChunk(reader);
       if (done) break;
       size += value.length;
       if (size > limit) {

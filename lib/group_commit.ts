@@ -249,6 +249,8 @@ export function createGroupCommitter(
       await commit(batch);
     } catch (error) {
       for (const w of batch) w.reject(error);
+      // Refused for what this batch holds: the requests behind it may be fine.
+      if (error instanceof StoreRefused) return;
       // The store just failed (retries spent or timed out): the requests queued behind
       // this batch are answered 503 now, unwritten, instead of waiting out another timeout.
       const waiting = queue;

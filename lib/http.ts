@@ -11,9 +11,18 @@ export function json(
   return new Response(JSON.stringify(body), { status, headers: h });
 }
 
+// Printable ASCII minus space: safe in a header exactly as written.
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
+const otherHost = (path: string) =>
+  path.startsWith("//") || path.startsWith("/\\");
+
 /**
- * A redirect to a same-site path. The path is parsed so that non-ASCII characters are
- * percent-encoded: `Headers.set` would throw on them, and CR/LF must never reach a header.
+ * A redirect to a same-site path. A printable-ASCII path is sent exactly as given (the string
+ * `safeNext` validated): re-serializing it through `URL` collapses dot segments and turns
+ * `/.//evil` into `//evil`. Any other path is percent-encoded through `URL`, since `Headers.set`
+ * throws on non-ASCII and CR/LF must never reach a header. Throws a 400 when either form would
+ * name another host (`//x`, `/\x`).
  */
 export function redirect(
   path: string,
@@ -25,8 +34,13 @@ export function redirect(
     throw new HttpError(400, "Bad redirect target");
   }
   const url = new URL(path, "http://local.invalid");
+  const serialized = url.pathname + url.search + url.hash;
+  const location = PRINTABLE.test(path) ? path : serialized;
+  if (otherHost(location) || otherHost(serialized)) {
+    throw new HttpError(400, "Bad redirect target");
+  }
   const h = new Headers(headers);
-  h.set("location", url.pathname + url.search + url.hash);
+  h.set("location", location);
   return new Response(null, { status, headers: h });
 }
 

@@ -99,13 +99,12 @@ export class StoreRefused extends HttpError {
 
   constructor(cause: unknown) {
     const limit = /too (many|large)/i.test(String(cause));
+    // Not "unavailable, retry shortly": the same call fails until a person fixes the data.
     super(
-      limit ? 413 : 503,
+      limit ? 413 : 500,
       limit
         ? "This change is too large for the store; nothing was saved"
         : "The store refused this change",
-      {},
-      limit ? {} : { "Retry-After": "2" },
     );
     this.cause = cause;
     this.limit = limit;

@@ -11,13 +11,26 @@ function looksLikeOtherHost(path: string): boolean {
     path.includes("\\");
 }
 
+// Whether `path` stays on this site once resolved the way a URL parser or a
+// normalising proxy would: dot segments, also percent-encoded ones ("/%2e//x"),
+// collapse, so "/.//evil" and "/a/..//evil" come out as "//evil".
+function resolvesHere(path: string): boolean {
+  try {
+    const url = new URL(path, PROBE_ORIGIN);
+    return url.origin === PROBE_ORIGIN && !looksLikeOtherHost(url.pathname);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Returns `next` if it is a path on this site, otherwise `fallback`.
  * Prevents open redirects through `?next=`: accepts only a string of at most
  * 2048 printable ASCII characters that starts with exactly one `/`, contains
  * no backslash, still starts with one `/` and has no control characters once
- * percent-decoded, and resolves to the same origin. Send the returned string
- * as is: re-serializing it through `URL` can turn `/.//x` into `//x`.
+ * percent-decoded, and resolves (dot segments collapsed, before and after that
+ * decoding) to a path on the same origin that does not start with `//`.
+ * Send the returned string as is (`redirect()` in lib/http.ts does).
  */
 export function safeNext(
   next: string | null | undefined,
@@ -39,10 +52,6 @@ export function safeNext(
     return fallback;
   }
 
-  try {
-    if (new URL(next, PROBE_ORIGIN).origin !== PROBE_ORIGIN) return fallback;
-  } catch {
-    return fallback;
-  }
+  if (!resolvesHere(next) || !resolvesHere(decoded)) return fallback;
   return next;
 }

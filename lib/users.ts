@@ -10,6 +10,7 @@ import {
   validateUsername,
   verifyPassword,
 } from "./password.ts";
+import { cleanOwnerData, cleanUserRecord, reportOnce } from "./kv_shapes.ts";
 import { scoreOf } from "./scoring.ts";
 import type { SessionData } from "./session.ts";
 import { createThrottle } from "./throttle.ts";
@@ -46,8 +47,11 @@ export const MAX_HISTORY = 100;
 const MAX_LIKES = 200;
 
 /** The user record `name` as stored, with its versionstamp (for the commit's check). */
-function readUser(ctx: Ctx, name: string): Promise<UserEntry> {
-  return retrying(() => ctx.kv.get<UserRecord>(userKey(name)));
+async function readUser(ctx: Ctx, name: string): Promise<UserEntry> {
+  const { value, versionstamp } = await retrying(() =>
+    ctx.kv.get<UserRecord>(userKey(name))
+  );
+  return { value: readableUser(ctx, name, value), versionstamp };
 }
 
 /** The logged-in user's entry, read at most once per request run. */
@@ -62,10 +66,28 @@ export async function currentUser(ctx: Ctx): Promise<UserRecord | null> {
   return (await currentUserEntry(ctx))?.value ?? null;
 }
 
+// A malformed stored record reads as empty parts, or as no user: logged once, never thrown.
+function readableUser(
+  ctx: Ctx,
+  name: string,
+  value: unknown,
+): UserRecord | null {
+  return cleanUserRecord(value, (part) =>
+    reportOnce(
+      ctx.log,
+      `store: users/${name} has a malformed ${part}; read as empty`,
+    ));
+}
+
 /** The progress and likes this request acts on: the user's when logged in, else the session's. */
 export async function ownerData(ctx: Ctx): Promise<OwnerData> {
   const user = await currentUser(ctx);
-  return user ? user.data : ctx.session.record.data;
+  if (user) return user.data;
+  return cleanOwnerData(ctx.session.record.data, (part) =>
+    reportOnce(
+      ctx.log,
+      `store: a session's data has a malformed ${part}; read as empty`,
+    ));
 }
 
 /**
@@ -217,9 +239,12 @@ export function createAuth() {
         : null;
       const user = entry?.value ?? null;
       dummy ??= createDummyHash(ctx.config.pbkdf2Iterations);
+      // A lone surrogate is hashed as U+FFFD, so it would match another one: refused like
+      // a wrong password, after the same hashing work.
+      const wellFormed = password.isWellFormed();
       const valid =
         await verifyPassword(password, user?.passwordHash ?? await dummy) &&
-        user !== null;
+        user !== null && wellFormed;
       if (!valid) {
         await throttle.recordFailure(name, ctx.clientAddress());
         throw new HttpError(401, "Wrong username or password");

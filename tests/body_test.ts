@@ -70,6 +70,23 @@ Deno.test("readBytes() still stops at the limit when the body is longer than its
   );
 });
 
+Deno.test("readBytes() answers 400 when the body stream breaks part-way (bad chunked framing)", async () => {
+  const broken = () => {
+    let pulls = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls++ === 0) controller.enqueue(enc.encode('{"a":'));
+        else controller.error(new Error("invalid HTTP/1 request: Invalid"));
+      },
+    });
+  };
+  await rejectsWith(readBytes(post(broken()), 1024), 400);
+  await rejectsWith(
+    readJson(post(broken(), { "content-type": "application/json" }), 1024),
+    400,
+  );
+});
+
 Deno.test("readBytes() answers 400 to a Content-Length that is not a number", async () => {
   for (const length of ["abc", "-1", "1e3", "0x10", ""]) {
     const req = post("x", { "content-length": length });

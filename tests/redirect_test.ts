@@ -1,5 +1,35 @@
 import assert from "node:assert/strict";
+import { redirect } from "../lib/http.ts";
+import { HttpError } from "../lib/http_error.ts";
 import { safeNext } from "../lib/redirect.ts";
+import { testApp, Visitor } from "./helpers.ts";
+
+// Spellings whose dot segments (plain or percent-encoded, before or after one
+// decoding) collapse so that the path starts with "//" or "/\\": another host.
+const dotSegments = [
+  "/.//evil.example",
+  "/./\\/evil.example",
+  "/a/..//evil.example",
+  "/..//evil.example",
+  "/../..//evil.example",
+  "/a/b/../..//evil.example",
+  "/.//evil.example/path?q=1#top",
+  "/%2e//evil.example",
+  "/%2E//evil.example",
+  "/%2e%2e//evil.example",
+  "/%2E%2E//evil.example",
+  "/.%2e//evil.example",
+  "/%2e.//evil.example",
+  "/a/%2e%2e//evil.example",
+  "/.%2f/evil.example",
+  "/.%2F/evil.example",
+  "/%2e%2f/evil.example",
+  "/%2e%2e%2f/evil.example",
+  "/..%2f/evil.example",
+  "/a/..%2F/evil.example",
+  "/%2e/%2fevil.example",
+  "/.%2f%2fevil.example",
+];
 
 const hostile: [string, string | null | undefined][] = [
   ["protocol-relative", "//evil.com"],
@@ -50,6 +80,7 @@ const hostile: [string, string | null | undefined][] = [
   ["fragment only", "#top"],
   ["user info trick", "@evil.com"],
   ["too long", "/" + "a".repeat(2048)],
+  ...dotSegments.map((p): [string, string] => [`dot segments ${p}`, p]),
   ["empty", ""],
   ["null", null],
   ["undefined", undefined],
@@ -80,8 +111,8 @@ const friendly = [
   "/x#//evil.com",
   "/x?u=https://evil.com",
   "/%2e%2e/account",
-  // Same-site: resolves to http://x.invalid//evil, so it stays here.
-  "/.//evil",
+  "/a/./b",
+  "/a/.%2e/b",
   "/" + "a".repeat(2047),
 ];
 
@@ -92,9 +123,66 @@ for (const input of friendly) {
 }
 
 Deno.test("safeNext() returns the path unchanged, never re-serialized", () => {
-  // new URL("/.//evil", base).pathname is "//evil": a protocol-relative URL.
-  assert.equal(safeNext("/.//evil"), "/.//evil");
+  // new URL("/a/b/../c", base).pathname is "/a/c".
+  assert.equal(safeNext("/a/b/../c"), "/a/b/../c");
 });
+
+Deno.test("redirect() sends a printable-ASCII path exactly as given", () => {
+  for (const path of ["/a/b/../c", "/%2e%2e/account", "/x?next=%2Fa#top"]) {
+    assert.equal(redirect(path).headers.get("location"), path);
+  }
+});
+
+Deno.test("redirect() still percent-encodes a non-ASCII path", () => {
+  assert.equal(
+    redirect("/quiz/café").headers.get("location"),
+    "/quiz/caf%C3%A9",
+  );
+});
+
+Deno.test("redirect() refuses with a 400 any path that is or resolves to another host", () => {
+  for (const path of ["//evil.example", "/\\evil.example", ...dotSegments]) {
+    let location: string | null = null;
+    try {
+      location = redirect(path).headers.get("location");
+    } catch (error) {
+      assert.ok(error instanceof HttpError, path);
+      assert.equal(error.status, 400, path);
+      continue;
+    }
+    // The percent-encoded-slash forms resolve to one segment: sent as is, they stay here.
+    assert.equal(location, path);
+    assert.ok(!/^\/[\/\\]/.test(location), path);
+    assert.equal(
+      new URL(location, "https://q.example").origin,
+      "https://q.example",
+    );
+  }
+});
+
+for (const mode of ["login", "register"]) {
+  Deno.test(`POST /${mode} with a dot-segment ?next= redirects home, never to another host`, async () => {
+    await using t = await testApp();
+    // One account per attempt, registered first for the login case.
+    let n = 0;
+    for (const next of dotSegments) {
+      const v = new Visitor(t, `192.0.2.${++n}`);
+      const username = `user${n}`;
+      const password = "correct horse battery";
+      if (mode === "login") {
+        await v.page("/register");
+        const reg = await v.form("/register", { username, password });
+        assert.equal(reg.status, 303);
+        await v.form("/logout", {});
+      }
+      const query = `?next=${encodeURIComponent(next)}`;
+      await v.page(`/${mode}${query}`);
+      const res = await v.form(`/${mode}${query}`, { username, password });
+      assert.equal(res.status, 303, next);
+      assert.equal(res.headers.get("location"), "/", next);
+    }
+  });
+}
 
 Deno.test("safeNext() defaults its fallback to /", () => {
   assert.equal(safeNext("//evil.com"), "/");

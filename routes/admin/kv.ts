@@ -9,6 +9,7 @@ import {
 } from "../../lib/admin.ts";
 import { readJson } from "../../lib/body.ts";
 import type { Ctx } from "../../lib/context.ts";
+import { checkStoredShape } from "../../lib/kv_shapes.ts";
 import { json } from "../../lib/http.ts";
 import { HttpError } from "../../lib/http_error.ts";
 
@@ -33,8 +34,10 @@ export const handler = {
     }
     const key = parseKey(names[0]);
     if (key.length === 0) throw new HttpError(400, "The key may not be empty");
+    const value = fromJsonValue(body[names[0]]);
+    checkStoredShape(key, value, formatKey(key));
     try {
-      await ctx.kv.set(key, fromJsonValue(body[names[0]]));
+      await ctx.kv.set(key, value);
     } catch (error) {
       if (error instanceof HttpError) throw error;
       throw new HttpError(
@@ -45,7 +48,7 @@ export const handler = {
     ctx.store.forget?.();
     ctx.log(`admin: set ${formatKey(key)}`);
     return json({
-      [formatKey(key)]: toJsonValue(fromJsonValue(body[names[0]])),
+      [formatKey(key)]: toJsonValue(value),
     });
   },
 };
