@@ -137,7 +137,8 @@ export function credentialsFrom(body: Record<string, unknown>): Credentials {
 export function createAuth() {
   let dummy: Promise<string> | undefined;
 
-  const throttleOf = (ctx: Ctx) => createThrottle(ctx.kv, { now: ctx.now });
+  const throttleOf = (ctx: Ctx, bucket: "login" | "register") =>
+    createThrottle(ctx.kv, { now: ctx.now, bucket });
 
   /** Logs the session in as `username`: merges anonymous progress, new session id. */
   async function logIn(ctx: Ctx, username: string): Promise<void> {
@@ -182,8 +183,9 @@ export function createAuth() {
     ): Promise<string> {
       const name = normalizeUsername(username) ??
         username.toLowerCase().slice(0, 64);
-      const throttle = throttleOf(ctx);
-      await throttle.check(name, ctx.clientAddress());
+      const throttle = throttleOf(ctx, "login");
+      // Counted as a failure before the slow verify, so parallel guesses cannot outrun it.
+      const slot = await throttle.reserve(ctx.clientAddress(), name);
       const user = normalizeUsername(username)
         ? (await retrying(() => ctx.kv.get<UserRecord>(userKey(name)))).value
         : null;
@@ -191,11 +193,9 @@ export function createAuth() {
       const valid =
         await verifyPassword(password, user?.passwordHash ?? await dummy) &&
         user !== null;
-      if (!valid) {
-        await throttle.recordFailure(name, ctx.clientAddress());
-        throw new HttpError(401, "Wrong username or password");
-      }
-      await throttle.recordSuccess(name);
+      // A failure keeps its reserved slot.
+      if (!valid) throw new HttpError(401, "Wrong username or password");
+      await throttle.succeeded(slot);
       if (needsRehash(user.passwordHash, ctx.config.pbkdf2Iterations)) {
         const passwordHash = await hashPassword(
           password,
@@ -222,6 +222,8 @@ export function createAuth() {
       const problem = validateUsername(username) ?? validatePassword(password);
       if (problem) throw new HttpError(400, problem);
       const name = normalizeUsername(username)!;
+      // Before the hash: a flood from one address pays for only its allowance of them.
+      await throttleOf(ctx, "register").reserve(ctx.clientAddress());
       const record: UserRecord = {
         username: name,
         passwordHash: await hashPassword(password, ctx.config.pbkdf2Iterations),
