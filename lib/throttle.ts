@@ -28,6 +28,7 @@
  */
 import { sha256Hex } from "./crypto.ts";
 import { HttpError } from "./http_error.ts";
+import { retrying } from "./kv_util.ts";
 
 /** Which attempts share counts: each bucket has its own keys and defaults. */
 export type Bucket = "login" | "admin" | "register";
@@ -239,6 +240,36 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
   ];
   const expireIn = (ms: number) => ({ expireIn: Math.max(1, Math.ceil(ms)) });
 
+  /** One read and one checked commit: the reservation, or null on a conflict. */
+  async function tryReserve(
+    addressKey: Deno.KvKey,
+    accountKey: Deno.KvKey | null,
+  ): Promise<Reservation | null> {
+    const [addr, acc] = await retrying(async () =>
+      accountKey
+        ? await kv.getMany<[AddressFailures, AccountFailures]>([
+          addressKey,
+          accountKey,
+        ])
+        : [await kv.get<AddressFailures>(addressKey), null] as const
+    );
+    const t = now();
+    const next = nextRecords(l, bucket, acc, addr, t);
+    const result = await retrying(() => {
+      const op = kv.atomic().check(addr).set(
+        addressKey,
+        next.address,
+        expireIn(windowLeft(l, next.address, t)),
+      );
+      if (acc && next.account) {
+        op.check(acc).set(acc.key, next.account, expireIn(l.accountResetMs));
+      }
+      return op.commit();
+    });
+    if (!result.ok) return null;
+    return { accountKey, addressKey, windowStart: next.address.windowStart };
+  }
+
   async function reserve(
     address: string,
     account?: string,
@@ -248,29 +279,8 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
       ? null
       : await key("account", account);
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const [addr, acc] = accountKey
-        ? await kv.getMany<[AddressFailures, AccountFailures]>([
-          addressKey,
-          accountKey,
-        ])
-        : [await kv.get<AddressFailures>(addressKey), null];
-      const t = now();
-      const next = nextRecords(l, bucket, acc, addr, t);
-      const op = kv.atomic().check(addr).set(
-        addressKey,
-        next.address,
-        expireIn(windowLeft(l, next.address, t)),
-      );
-      if (acc && next.account) {
-        op.check(acc).set(acc.key, next.account, expireIn(l.accountResetMs));
-      }
-      if ((await op.commit()).ok) {
-        return {
-          accountKey,
-          addressKey,
-          windowStart: next.address.windowStart,
-        };
-      }
+      const reservation = await tryReserve(addressKey, accountKey);
+      if (reservation) return reservation;
       await backOff(attempt);
     }
     // Fail closed: an attempt that could not be counted is not judged.
@@ -279,11 +289,12 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
     });
   }
 
-  async function succeeded(r: Reservation): Promise<void> {
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const addr = await kv.get<AddressFailures>(r.addressKey);
-      const t = now();
-      const window = liveWindow(l, addr.value, t);
+  /** Clears the account and gives the slot back in one checked commit; false on a conflict. */
+  async function tryRelease(r: Reservation): Promise<boolean> {
+    const addr = await retrying(() => kv.get<AddressFailures>(r.addressKey));
+    const t = now();
+    const window = liveWindow(l, addr.value, t);
+    const result = await retrying(() => {
       const op = kv.atomic();
       if (r.accountKey) op.delete(r.accountKey);
       // A slot taken in a window that has since ended is not given to the next one.
@@ -295,11 +306,19 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
           expireIn(windowLeft(l, value, t)),
         );
       }
-      if ((await op.commit()).ok) return;
+      return op.commit();
+    });
+    return result.ok;
+  }
+
+  async function succeeded(r: Reservation): Promise<void> {
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      if (await tryRelease(r)) return;
       await backOff(attempt);
     }
     // The slot stays counted; the account is still cleared, as a right attempt should.
-    if (r.accountKey) await kv.delete(r.accountKey);
+    const { accountKey } = r;
+    if (accountKey) await retrying(() => kv.delete(accountKey));
   }
 
   return { reserve, succeeded };
