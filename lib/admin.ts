@@ -25,7 +25,10 @@ export async function requireAdmin(ctx: Ctx): Promise<void> {
   await throttle.succeeded(slot);
 }
 
-/** The credentials of a Bearer `Authorization` header, "" for any other; the scheme is case-insensitive (RFC 9110). */
+/**
+ * The credentials of a Bearer `Authorization` header, "" for any other scheme. The scheme
+ * is matched in any case (RFC 9110: auth schemes are case-insensitive).
+ */
 export function bearerToken(header: string): string {
   const scheme = /^bearer +/i.exec(header);
   return scheme ? header.slice(scheme[0].length).trim() : "";
