@@ -5,27 +5,33 @@ import { createThrottle } from "./throttle.ts";
 
 /**
  * Admin API guard: 404 when ADMIN_TOKEN is unset (the API does not exist), 401 without
- * the right `Authorization: Bearer` token (compared in constant time), 429 after repeated
- * failures from one address.
+ * the right `Authorization: Bearer` token (scheme in any case, token compared in constant
+ * time), 429 after repeated failures from one address (the `admin` throttle bucket, apart
+ * from logins, so a login flood does not lock the admin out).
  */
 export async function requireAdmin(ctx: Ctx): Promise<void> {
   const token = ctx.config.adminToken;
   if (!token) throw new HttpError(404, "Not found");
-  const throttle = createThrottle(ctx.kv, {
-    now: ctx.now,
-    accountFree: 5,
-    accountMaxMs: 5 * 60_000,
-  });
-  const account = `admin@${ctx.clientAddress()}`;
-  await throttle.check(account, ctx.clientAddress());
-  const header = ctx.req.headers.get("authorization") ?? "";
-  const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  const address = ctx.clientAddress();
+  const throttle = createThrottle(ctx.kv, { now: ctx.now, bucket: "admin" });
+  // Reserved before the token is judged, so parallel guesses cannot outrun the limit.
+  const slot = await throttle.reserve(address, address);
+  const given = bearerToken(ctx.req.headers.get("authorization") ?? "");
   if (!timingSafeEqualString(given, token)) {
-    await throttle.recordFailure(account, ctx.clientAddress());
     throw new HttpError(401, "A valid admin token is required", {}, {
       "WWW-Authenticate": 'Bearer realm="admin"',
     });
   }
+  await throttle.succeeded(slot);
+}
+
+/**
+ * The credentials of a Bearer `Authorization` header, "" for any other scheme. The scheme
+ * is matched in any case (RFC 9110: auth schemes are case-insensitive).
+ */
+export function bearerToken(header: string): string {
+  const scheme = /^bearer +/i.exec(header);
+  return scheme ? header.slice(scheme[0].length).trim() : "";
 }
 
 /** Writes `key` as its parts joined by "/", a part's own "/" and "%" percent-encoded. */

@@ -188,7 +188,8 @@ export function credentialsFrom(body: Record<string, unknown>): Credentials {
 export function createAuth() {
   let dummy: Promise<string> | undefined;
 
-  const throttleOf = (ctx: Ctx) => createThrottle(ctx.kv, { now: ctx.now });
+  const throttleOf = (ctx: Ctx, bucket: "login" | "register") =>
+    createThrottle(ctx.kv, { now: ctx.now, bucket });
 
   /**
    * Logs the session in as `user` (read at `versionstamp`, null for a new account): merges
@@ -232,8 +233,9 @@ export function createAuth() {
     ): Promise<string> {
       const name = normalizeUsername(username) ??
         username.toLowerCase().slice(0, 64);
-      const throttle = throttleOf(ctx);
-      await throttle.check(name, ctx.clientAddress());
+      const throttle = throttleOf(ctx, "login");
+      // Counted as a failure before the slow verify, so parallel guesses cannot outrun it.
+      const slot = await throttle.reserve(ctx.clientAddress(), name);
       const entry = normalizeUsername(username)
         ? await readUser(ctx, name)
         : null;
@@ -245,11 +247,9 @@ export function createAuth() {
       const valid =
         await verifyPassword(password, user?.passwordHash ?? await dummy) &&
         user !== null && wellFormed;
-      if (!valid) {
-        await throttle.recordFailure(name, ctx.clientAddress());
-        throw new HttpError(401, "Wrong username or password");
-      }
-      await throttle.recordSuccess(name);
+      // A failure keeps its reserved slot.
+      if (!valid) throw new HttpError(401, "Wrong username or password");
+      await throttle.succeeded(slot);
       const rehash = needsRehash(
         user.passwordHash,
         ctx.config.pbkdf2Iterations,
@@ -275,6 +275,8 @@ export function createAuth() {
       const problem = validateUsername(username) ?? validatePassword(password);
       if (problem) throw new HttpError(400, problem);
       const name = normalizeUsername(username)!;
+      // Before the hash: a flood from one address pays for only its allowance of them.
+      await throttleOf(ctx, "register").reserve(ctx.clientAddress());
       // Checked again in the commit (the name must still be free), so of concurrent
       // registrations of one name exactly one succeeds.
       if ((await readUser(ctx, name)).versionstamp !== null) {

@@ -98,15 +98,11 @@ export const handler = {
   async POST(ctx: Ctx) {
     const token = adminEnabled(ctx);
     const form = await readCheckedForm(ctx);
-    const account = `admin@${ctx.clientAddress()}`;
-    const throttle = createThrottle(ctx.kv, {
-      now: ctx.now,
-      accountFree: 5,
-      accountMaxMs: 5 * 60_000,
-    });
-    await throttle.check(account, ctx.clientAddress());
+    const address = ctx.clientAddress();
+    // The same bucket as the admin API: one allowance of token guesses per address.
+    const throttle = createThrottle(ctx.kv, { now: ctx.now, bucket: "admin" });
+    const slot = await throttle.reserve(address, address);
     if (!timingSafeEqualString(form.token ?? "", token)) {
-      await throttle.recordFailure(account, ctx.clientAddress());
       return page(
         ctx,
         "Admin",
@@ -114,7 +110,7 @@ export const handler = {
         { status: 401 },
       );
     }
-    await throttle.recordSuccess(account);
+    await throttle.succeeded(slot);
     // Privilege change: new session id, like a login.
     const adminUntil = ctx.now() + ADMIN_WINDOW_MS;
     await ctx.session.rotate((r) => ({
