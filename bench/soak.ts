@@ -479,7 +479,7 @@ const FLOWS: [number, (ctx: Ctx, user: User) => Promise<void>][] = [
       // 429 once this address has registered its allowance for the hour.
       expect: [200, 429],
     });
-    if (text !== null) user.username = username;
+    if (text?.startsWith('{"user":')) user.username = username;
   }],
   [3, async function login(ctx, user) {
     if (!user.username) return;
