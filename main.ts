@@ -1,28 +1,123 @@
 import { createApp } from "./lib/app.ts";
 import { BankError, loadBank } from "./lib/bank.ts";
-import { ConfigError, loadConfig, readEnv } from "./lib/config.ts";
+import {
+  type Config,
+  ConfigError,
+  firstLine,
+  kvFolder,
+  loadConfig,
+  prepareKvFile,
+  readEnv,
+} from "./lib/config.ts";
 import { addSecurityHeaders, json } from "./lib/http.ts";
 import { startJanitor } from "./lib/janitor.ts";
 import { createLogSink } from "./lib/log.ts";
 
 /**
- * Opens the store the config names; a missing directory for a KV file is created
- * (not for ":memory:" or a remote KV URL).
+ * Opens the store the config names; a missing folder for a KV file is created (not for
+ * ":memory:" or a KV Connect URL).
+ * @throws ConfigError naming KV_PATH when the store cannot be opened.
  */
 export async function openKv(path: string | undefined): Promise<Deno.Kv> {
-  if (path && path !== ":memory:" && !/^https?:\/\//.test(path)) {
-    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-    await Deno.mkdir(dir, { recursive: true });
+  if (path !== undefined && kvFolder(path) !== null) await prepareKvFile(path);
+  try {
+    return await Deno.openKv(path);
+  } catch (error) {
+    throw new ConfigError(
+      `KV_PATH=${JSON.stringify(path ?? "")}: cannot open the store: ${
+        firstLine(error)
+      }`,
+    );
   }
-  return await Deno.openKv(path);
+}
+
+/** The one line for a listen failure at start, naming the variable to change. */
+function listenError(config: Config, error: unknown): ConfigError {
+  const address = `${config.host}:${config.port}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new ConfigError(
+      `PORT=${config.port}: ${address} is already in use; choose another PORT`,
+    );
+  }
+  return new ConfigError(
+    `HOST=${JSON.stringify(config.host)}: cannot listen on ${address}: ${
+      firstLine(error)
+    }`,
+  );
+}
+
+/** A running listener; `shutdown` stops it for good. */
+interface Listener {
+  shutdown(): Promise<void>;
+}
+
+/**
+ * `Deno.serve` that comes back when its accept loop dies. Out of file descriptors (EMFILE,
+ * e.g. a thousand idle connections), Deno's server rejects `finished` and stops accepting for
+ * good; so the listener is started again, with backoff, until it accepts. One line per burst.
+ * @throws ConfigError when the first listen fails (port in use, address not local).
+ */
+function listen(
+  config: Config,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  onListen: (addr: Deno.NetAddr) => void,
+): Listener {
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  let stopped = false;
+  let failures = 0;
+  const start = (first: boolean) => {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: first ? onListen : () => {},
+    }, (req, info) => {
+      if (failures > 0) {
+        console.error(`mcq-edge: serving again after ${failures} restart(s)`);
+        failures = 0;
+      }
+      return handler(req, info);
+    });
+    server.finished.catch((error) => {
+      if (stopped) return;
+      if (failures === 0) {
+        console.error(
+          `mcq-edge: the listener failed (${firstLine(error)}); restarting it`,
+        );
+      }
+      retry();
+    });
+  };
+  const retry = () => {
+    failures++;
+    setTimeout(() => {
+      if (stopped) return;
+      try {
+        start(false);
+      } catch {
+        retry();
+      }
+    }, Math.min(1000, 25 * 2 ** Math.min(failures, 6)));
+  };
+  try {
+    start(true);
+  } catch (error) {
+    throw listenError(config, error);
+  }
+  return {
+    async shutdown() {
+      stopped = true;
+      await server.shutdown().catch(() => {});
+    },
+  };
 }
 
 /** Reads the config, opens KV and serves the app until SIGTERM. */
 export async function serve(): Promise<void> {
-  let config, bank;
+  let config, bank, kv;
   try {
     config = loadConfig(readEnv());
     bank = loadBank();
+    kv = await openKv(config.kvPath);
   } catch (error) {
     // A bad setting or a broken question file stops the server with one line saying which.
     if (!(error instanceof ConfigError || error instanceof BankError)) {
@@ -31,7 +126,6 @@ export async function serve(): Promise<void> {
     console.error(`mcq-edge: ${error.message}`);
     Deno.exit(1);
   }
-  const kv = await openKv(config.kvPath);
   const sink = createLogSink();
   const app = await createApp({ config, kv, bank, log: sink.log });
   // Sweep at least once per idle window, so counters of expired sessions never pile up.
@@ -45,16 +139,7 @@ export async function serve(): Promise<void> {
   let inFlight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen: ({ hostname, port }) =>
-      console.log(
-        `mcq-edge listening on http://${hostname}:${port} (KV: ${
-          config.kvPath ?? "platform default"
-        })`,
-      ),
-  }, async (req, info) => {
+  const handler: Deno.ServeHandler<Deno.NetAddr> = async (req, info) => {
     if (draining) {
       const response = json(
         { error: "The server is restarting; try again shortly" },
@@ -74,12 +159,28 @@ export async function serve(): Promise<void> {
     } finally {
       if (--inFlight === 0) drained?.();
     }
-  });
+  };
+  let server: Listener;
+  try {
+    server = listen(config, handler, ({ hostname, port }) =>
+      console.log(
+        `mcq-edge listening on http://${hostname}:${port} (KV: ${
+          config.kvPath ?? "platform default"
+        })`,
+      ));
+  } catch (error) {
+    console.error(`mcq-edge: ${firstLine(error)}`);
+    janitor.stop();
+    kv.close();
+    Deno.exit(1);
+  }
   // Graceful shutdown: let in-flight requests (and their group commits) finish, stop, close KV.
   // Deno 2.9's server.shutdown() makes request bodies still being received unreadable (a 500
   // for a slow upload; denoland/deno#36809), so the handlers are drained first (new requests
   // meanwhile get a 503 with Retry-After), for at most 20 s, and then the server is shut down.
-  Deno.addSignalListener("SIGTERM", async () => {
+  // SIGINT too: Ctrl-C reaches both `deno task start`'s launcher and this process.
+  const stop = async () => {
+    if (draining) return;
     janitor.stop();
     draining = true;
     if (inFlight > 0) {
@@ -92,7 +193,9 @@ export async function serve(): Promise<void> {
     kv.close();
     sink.flush();
     Deno.exit(0);
-  });
+  };
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
 }
 
 if (import.meta.main) await serve();

@@ -51,6 +51,110 @@ export function readEnv(): Record<string, string | undefined> {
 
 type Env = Record<string, string | undefined>;
 
+/** True for a KV Connect URL (a denokv server), which `Deno.openKv` opens over the network. */
+export function isKvConnectUrl(path: string | undefined): boolean {
+  return path !== undefined && /^https?:\/\//i.test(path);
+}
+
+/**
+ * The folder of a local KV file (relative paths stay relative), or null when `path` names no
+ * file: the platform's KV, ":memory:" or a KV Connect URL.
+ */
+export function kvFolder(path: string | undefined): string | null {
+  if (path === undefined || path === ":memory:" || isKvConnectUrl(path)) {
+    return null;
+  }
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+function isIPv4(host: string): boolean {
+  const parts = host.split(".");
+  return parts.length === 4 &&
+    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+function isIPv6(host: string): boolean {
+  if (!host.includes(":") || !/^[0-9a-fA-F:.]+$/.test(host)) return false;
+  try {
+    new URL(`http://[${host}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IP address or an RFC 1123 host name (the last label not all digits, as URLs would read it as IPv4). */
+function isHost(host: string): boolean {
+  if (isIPv4(host) || isIPv6(host)) return true;
+  const labels = host.replace(/\.$/, "").split(".");
+  return host.length <= 253 &&
+    labels.every((l) =>
+      /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l)
+    ) &&
+    !/^\d+$/.test(labels[labels.length - 1]);
+}
+
+function kvPathOf(env: Env, fallback: string | undefined): string | undefined {
+  const raw = env.KV_PATH || fallback;
+  if (isKvConnectUrl(raw)) {
+    try {
+      new URL(raw as string);
+    } catch {
+      throw new ConfigError(
+        `KV_PATH=${JSON.stringify(raw)}: not a valid KV Connect URL`,
+      );
+    }
+  } else if (raw !== undefined && (raw.endsWith("/") || /[\0\r\n]/.test(raw))) {
+    throw new ConfigError(
+      `KV_PATH=${
+        JSON.stringify(raw)
+      }: expected a file path, ":memory:" or a KV Connect URL`,
+    );
+  }
+  return raw;
+}
+
+/**
+ * Makes sure a KV file can be opened at `path`: its folder exists (created if missing) and is
+ * writable, and `path` is not a directory. Run by the server before `Deno.openKv`.
+ * @throws ConfigError naming KV_PATH and what is wrong.
+ */
+export async function prepareKvFile(path: string): Promise<void> {
+  const folder = kvFolder(path) ?? ".";
+  const fail = (problem: string, error?: unknown): never => {
+    // Deno's own advice ("run again with --allow-all") is no flag a user of the task can pass.
+    const reason = error === undefined
+      ? ""
+      : error instanceof Deno.errors.NotCapable
+      ? ": Deno does not let the server use this path"
+      : `: ${firstLine(error)}`;
+    throw new ConfigError(
+      `KV_PATH=${JSON.stringify(path)}: ${problem}${reason}`,
+    );
+  };
+  const existing = await Deno.stat(path).catch((e) =>
+    e instanceof Deno.errors.NotFound ? null : fail("cannot be read", e)
+  );
+  if (existing?.isDirectory) fail("is a directory; name a file in it");
+  await Deno.mkdir(folder, { recursive: true }).catch((e) =>
+    fail(`its folder ${folder} cannot be created`, e)
+  );
+  // A probe file: only writing shows whether the folder is writable (root, ACLs, read-only mounts).
+  const probe = await Deno.makeTempFile({
+    dir: folder,
+    prefix: ".mcq-edge-probe-",
+  })
+    .catch((e) => fail(`its folder ${folder} is not writable`, e));
+  await Deno.remove(probe);
+}
+
+/** The first line of an error's message, for one-line reports. */
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0].trim();
+}
+
 function integer(
   env: Env,
   name: string,
@@ -148,10 +252,18 @@ export function loadConfig(
     );
   }
   const onDeploy = env.DENO_DEPLOYMENT_ID !== undefined;
+  const host = env.HOST || "127.0.0.1";
+  if (!isHost(host)) {
+    throw new ConfigError(
+      `HOST=${
+        JSON.stringify(host)
+      }: expected an IP address (127.0.0.1, 0.0.0.0, ::1) or a host name`,
+    );
+  }
   return {
     port: integer(env, "PORT", 8000, 0, 65535),
-    host: env.HOST || "127.0.0.1",
-    kvPath: env.KV_PATH || (onDeploy ? undefined : kvPathDefault),
+    host,
+    kvPath: kvPathOf(env, onDeploy ? undefined : kvPathDefault),
     cookieName,
     idleTimeout,
     absoluteTimeout,

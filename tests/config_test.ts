@@ -1,6 +1,12 @@
 /** Configuration from the environment: defaults, and one clear line for each bad value. */
 import assert from "node:assert/strict";
-import { ConfigError, DEFAULT_KV_PATH, loadConfig } from "../lib/config.ts";
+import {
+  ConfigError,
+  DEFAULT_KV_PATH,
+  kvFolder,
+  loadConfig,
+  prepareKvFile,
+} from "../lib/config.ts";
 import { ROOT } from "./helpers.ts";
 
 const SECRET = "s".repeat(32);
@@ -88,7 +94,84 @@ const BAD: [string, Record<string, string>][] = [
   ["TRUST_PROXY", { TRUST_PROXY: "1" }],
   ["SESSION_COOKIE_NAME", { SESSION_COOKIE_NAME: "a b" }],
   ["SESSION_COOKIE_NAME", { SESSION_COOKIE_NAME: "__Host-x" }],
+  ["HOST", { HOST: "not a host" }],
+  ["HOST", { HOST: "http://127.0.0.1" }],
+  ["HOST", { HOST: "127.0.0.1:8000" }],
+  ["HOST", { HOST: "999.1.1.1" }],
+  ["HOST", { HOST: "[::1]" }],
+  ["HOST", { HOST: "-bad.example" }],
+  ["KV_PATH", { KV_PATH: "http://[nope/" }],
+  ["KV_PATH", { KV_PATH: "data/kv/" }],
 ];
+
+Deno.test("HOST accepts IPv4 and IPv6 addresses and host names", () => {
+  for (
+    const host of [
+      "0.0.0.0",
+      "10.1.2.3",
+      "::",
+      "::1",
+      "fe80::1",
+      "localhost",
+      "quiz.example.com",
+    ]
+  ) {
+    assert.equal(loadConfig({ HOST: host }).host, host);
+  }
+});
+
+Deno.test("KV_PATH's folder is what the server must write: none for :memory: or a KV Connect URL", () => {
+  assert.equal(kvFolder("data/kv/mcq-edge.sqlite3"), "data/kv");
+  assert.equal(kvFolder("/srv/kv/a.sqlite3"), "/srv/kv");
+  assert.equal(kvFolder("kv.sqlite3"), ".");
+  assert.equal(kvFolder(":memory:"), null);
+  assert.equal(kvFolder("https://kv.example.com:4512"), null);
+  assert.equal(kvFolder(undefined), null);
+});
+
+/** Asserts that `fn` rejects with a one-line ConfigError naming KV_PATH and matching `problem`. */
+async function assertKvRefused(fn: () => Promise<void>, problem: RegExp) {
+  await assert.rejects(fn, (error) => {
+    assert.ok(error instanceof ConfigError, String(error));
+    assert.match(error.message, /^KV_PATH=/);
+    assert.match(error.message, problem);
+    assert.doesNotMatch(error.message, /[\r\n]|--allow/);
+    return true;
+  });
+}
+
+Deno.test("a KV_PATH that names a directory, or whose folder cannot be created, is one line naming KV_PATH", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mcq-config-" });
+  try {
+    await assertKvRefused(() => prepareKvFile(dir), /is a directory/);
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    await assertKvRefused(
+      () => prepareKvFile(`${dir}/file/kv.sqlite3`),
+      /Not a directory|cannot be/,
+    );
+    // Not writable even for root: the kernel's own filesystem.
+    await assertKvRefused(
+      () => prepareKvFile("/proc/mcq-edge/kv.sqlite3"),
+      /cannot be|not writable/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a KV file's missing folder is created and left without probe files", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mcq-config-" });
+  try {
+    await prepareKvFile(`${dir}/a/b/kv.sqlite3`);
+    const names = [];
+    for await (const entry of Deno.readDir(`${dir}/a/b`)) {
+      names.push(entry.name);
+    }
+    assert.deepEqual(names, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 for (const [name, env] of BAD) {
   Deno.test(`${JSON.stringify(env)} is refused with one line naming ${name}`, () => {

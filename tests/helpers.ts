@@ -296,10 +296,19 @@ export async function startServer(
   timeoutMs = 30_000,
 ): Promise<Server> {
   const port = freePort();
+  // Never the default data/kv/ file: a KV folder of its own unless the test names one.
+  const kvDir = env.KV_PATH === undefined
+    ? await Deno.makeTempDir({ prefix: "mcq-server-" })
+    : undefined;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts"],
     cwd: ROOT,
-    env: { HOST: "127.0.0.1", PORT: String(port), ...env },
+    env: {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      ...(kvDir ? { KV_PATH: `${kvDir}/kv.sqlite3` } : {}),
+      ...env,
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -327,6 +336,7 @@ export async function startServer(
       }
       const s = await status;
       await pumps;
+      if (kvDir) await Deno.remove(kvDir, { recursive: true }).catch(() => {});
       return s;
     },
   };

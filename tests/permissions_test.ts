@@ -1,32 +1,29 @@
 /**
- * Least privilege: `deno task start` runs main.ts with narrow permissions. The flags are read
- * from deno.json, so these tests follow the task. A probe script run with exactly those flags
- * shows what the server process cannot do (read or write outside the project and data/kv,
- * read other environment variables, run programs, reach other hosts, load native code); the
- * server itself, started with the same flags from the project root and KV_PATH unset, serves.
+ * Least privilege: `deno task start` runs a launcher (lib/cli/start.ts) that may only read
+ * the config variables and run `deno`; it runs main.ts with flags derived from the config.
+ * A probe script run with exactly those flags shows what the server process cannot do (read
+ * or write outside the project and the KV file's folder, read other environment variables,
+ * run programs, reach other hosts or ports, load native code). tests/start_test.ts runs the
+ * real task.
  */
 import assert from "node:assert/strict";
+import { childFlags } from "../lib/cli/start.ts";
+import { CONFIG_VARS, loadConfig } from "../lib/config.ts";
 import { freePort, ROOT } from "./helpers.ts";
 
-/** The `deno run` flags of the `start` task, e.g. `--allow-read=.`. */
-async function startFlags(): Promise<string[]> {
+Deno.test("the start task's launcher may only read the config variables (and the KV Connect token) and run deno", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const task: string = config.tasks.start;
-  const run = task.split("&&").map((s) => s.trim()).find((s) =>
-    s.startsWith("deno run ")
-  );
-  assert.ok(run, `no "deno run" in the start task: ${task}`);
-  const words = run.split(/\s+/);
-  const main = words.indexOf("main.ts");
-  assert.ok(main > 2, `the start task does not run main.ts: ${run}`);
-  const flags = words.slice(2, main);
-  for (const flag of flags) {
-    assert.match(flag, /^--/, `unexpected word in the start task: ${flag}`);
-    assert.notEqual(flag, "-A");
-    assert.notEqual(flag, "--allow-all");
+  for (const task of ["start", "dev"]) {
+    const words: string[] = config.tasks[task].split(/\s+/);
+    assert.deepEqual(words.slice(0, 2), ["deno", "run"], task);
+    const flags = words.filter((w) => w.startsWith("--allow"));
+    assert.deepEqual(flags, [
+      `--allow-env=${[...CONFIG_VARS, "DENO_KV_ACCESS_TOKEN"].join(",")}`,
+      "--allow-run=deno",
+    ], task);
+    assert.ok(words.includes("lib/cli/start.ts"), task);
   }
-  return flags;
-}
+});
 
 /** Only what deno itself needs to run, nothing the app should see. */
 function minimalEnv(
@@ -54,13 +51,17 @@ async function probe(name, fn) {
 }
 const kvDir = Deno.args[0];
 const outside = Deno.args[1];
+const port = Number(Deno.args[2]);
 await probe("read /etc/passwd", () => Deno.readTextFile("/etc/passwd"));
 await probe("read outside the project", () => Deno.readTextFile(outside + "/secret.txt"));
 await probe("list /", async () => { for await (const _ of Deno.readDir("/")) break; });
 await probe("write /tmp", () => Deno.writeTextFile(outside + "/x.txt", "x"));
 await probe("write the project (main.ts)", () => Deno.writeTextFile("main.ts", "x", { append: true }));
 await probe("write the project (new file)", () => Deno.writeTextFile("perm-probe.txt", "x"));
-await probe("open a KV file outside data/kv", async () => (await Deno.openKv(outside + "/kv.sqlite3")).close());
+await probe("open a KV file outside the KV folder", async () => (await Deno.openKv(outside + "/kv.sqlite3")).close());
+await probe("write data/kv", () => Deno.mkdir("data/kv/perm-probe", { recursive: true }));
+await probe("env DENO_KV_ACCESS_TOKEN", () => { Deno.env.get("DENO_KV_ACCESS_TOKEN"); });
+await probe("listen on another port", () => Deno.listen({ hostname: "127.0.0.1", port: 0 }).close());
 await probe("env HOME", () => { Deno.env.get("HOME"); });
 await probe("env PATH", () => { Deno.env.get("PATH"); });
 await probe("env toObject", () => { Deno.env.toObject(); });
@@ -77,30 +78,39 @@ await probe("system info", () => Deno.osRelease());
 // What the server needs stays possible:
 await probe("read the project", () => Deno.readTextFile("deno.json"));
 await probe("env PORT", () => { Deno.env.get("PORT"); });
-await probe("write data/kv", async () => {
-  await Deno.mkdir(kvDir, { recursive: true });
+await probe("write the KV folder", async () => {
   const file = kvDir + "/perm-probe-" + crypto.randomUUID() + ".txt";
   await Deno.writeTextFile(file, "x");
   await Deno.remove(file);
 });
-await probe("listen on 127.0.0.1", () => Deno.listen({ hostname: "127.0.0.1", port: 0 }).close());
+await probe("listen on its address", () => Deno.listen({ hostname: "127.0.0.1", port }).close());
 console.log(JSON.stringify(results));
 `;
 
-Deno.test("with the start task's flags, nothing outside the project, data/kv, the config variables and local addresses is reachable", async () => {
-  const flags = await startFlags();
+Deno.test("with the flags derived for a KV file outside the project, nothing outside the project, that folder, the config variables and the listen address is reachable", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mcq-perm-" });
-  const kvDirExisted = await Deno.stat(`${ROOT}data/kv`).then(
-    () => true,
-    () => false,
+  const kvDir = `${dir}/kv`;
+  const port = freePort();
+  const flags = childFlags(
+    loadConfig({ KV_PATH: `${kvDir}/kv.sqlite3`, PORT: String(port) }),
   );
   try {
     await Deno.writeTextFile(`${dir}/secret.txt`, "secret");
-    const probe = `${dir}/probe.js`;
+    const probe = `${kvDir}/probe.js`;
+    await Deno.mkdir(kvDir);
     await Deno.writeTextFile(probe, PROBE);
     const out = await new Deno.Command(Deno.execPath(), {
       // deno task runs with the project's deno.json (unstable KV); the probe lives in /tmp.
-      args: ["run", "--config", "deno.json", ...flags, probe, "data/kv", dir],
+      args: [
+        "run",
+        "--config",
+        "deno.json",
+        ...flags,
+        probe,
+        kvDir,
+        dir,
+        String(port),
+      ],
       cwd: ROOT,
       clearEnv: true,
       env: minimalEnv({ PORT: "1" }),
@@ -118,14 +128,17 @@ Deno.test("with the start task's flags, nothing outside the project, data/kv, th
       "write /tmp",
       "write the project (main.ts)",
       "write the project (new file)",
-      "open a KV file outside data/kv",
+      "write data/kv",
+      "open a KV file outside the KV folder",
       "env HOME",
       "env PATH",
       "env toObject",
+      "env DENO_KV_ACCESS_TOKEN",
       "run a program",
       "Deno.run",
       "connect to another host",
       "resolve a name",
+      "listen on another port",
       "load native code",
       "signal another process",
       "system info",
@@ -137,8 +150,8 @@ Deno.test("with the start task's flags, nothing outside the project, data/kv, th
       const name of [
         "read the project",
         "env PORT",
-        "write data/kv",
-        "listen on 127.0.0.1",
+        "write the KV folder",
+        "listen on its address",
       ]
     ) {
       assert.equal(results[name], "allowed", `${name}: ${results[name]}`);
@@ -151,80 +164,19 @@ Deno.test("with the start task's flags, nothing outside the project, data/kv, th
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
-    if (!kvDirExisted) {
-      await Deno.remove(`${ROOT}data/kv`, { recursive: true }).catch(() => {});
-    }
   }
 });
 
-Deno.test("main.ts started with exactly the start task's flags (KV_PATH unset: data/kv/) serves /healthz, pages and the API", async () => {
-  const flags = await startFlags();
-  const kvFile = `${ROOT}data/kv/mcq-edge.sqlite3`;
-  const kvDirExisted = await Deno.stat(`${ROOT}data/kv`).then(
-    () => true,
-    () => false,
+Deno.test("a KV Connect URL adds net to its host and the token variable, and no folder to write", () => {
+  const flags = childFlags(
+    loadConfig({ KV_PATH: "https://kv.example.com/db", PORT: "8000" }),
   );
-  const existed = await Deno.stat(kvFile).then(() => true, () => false);
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, "main.ts"],
-    cwd: ROOT,
-    clearEnv: true,
-    env: minimalEnv({ PORT: String(port), HOST: "127.0.0.1" }),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = (async () => {
-    const [out, err] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
-    return out + err;
-  })();
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    let health: Response | null = null;
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      try {
-        health = await fetch(`${url}/healthz`);
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    assert.ok(health, "the server never answered");
-    assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { ok: true });
-    for (const path of ["/", "/api/me", "/api/quizzes", "/static/style.css"]) {
-      const res = await fetch(url + path);
-      await res.body?.cancel();
-      assert.equal(res.status, 200, path);
-    }
-    // The KV file it opened is the default one, under data/kv.
-    assert.ok(await Deno.stat(kvFile), "no KV file under data/kv");
-    child.kill("SIGTERM");
-    const status = await child.status;
-    const text = await output;
-    assert.equal(status.code, 0, text);
-    assert.doesNotMatch(text, /NotCapable|PermissionDenied|Requires .* access/);
-    assert.match(text, /KV: data\/kv\/mcq-edge\.sqlite3/);
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already ended */ }
-    await child.status;
-    await output;
-    if (!existed) {
-      for (const suffix of ["", "-wal", "-shm"]) {
-        await Deno.remove(kvFile + suffix).catch(() => {});
-      }
-      if (!kvDirExisted) {
-        await Deno.remove(`${ROOT}data/kv`, { recursive: true }).catch(
-          () => {},
-        );
-      }
-    }
-  }
+  assert.ok(flags.includes("--allow-net=127.0.0.1:8000,kv.example.com:443"));
+  assert.ok(flags.some((f) => /^--allow-env=.*,DENO_KV_ACCESS_TOKEN$/.test(f)));
+  assert.ok(!flags.some((f) => f.startsWith("--allow-write")), flags.join(" "));
+  assert.deepEqual(
+    childFlags(loadConfig({ KV_PATH: ":memory:", HOST: "::1", PORT: "9" }))
+      .filter((f) => f.startsWith("--allow-net")),
+    ["--allow-net=[::1]:9"],
+  );
 });

@@ -1,6 +1,8 @@
 /**
- * `deno task dev`: builds the island bundle, then serves. Run under `deno run --watch`, so
- * any change to the app's modules (islands included) restarts this script: rebuild, serve.
+ * `deno task dev`: builds the island bundle, then serves. lib/cli/start.ts runs this under
+ * `deno run --watch` with the permissions it derives from the config (plus writing
+ * static/build), so any change to the app's modules (islands included) restarts it: rebuild,
+ * serve.
  */
 import { serve } from "../../main.ts";
 import { build } from "./build.ts";
