@@ -1,5 +1,5 @@
-import { createApp } from "./lib/app.ts";
-import { BankError, loadBank } from "./lib/bank.ts";
+import { createApp } from "./lib/server/app.ts";
+import { BankError, loadBank } from "./lib/quiz/bank.ts";
 import {
   type Config,
   ConfigError,
@@ -8,10 +8,10 @@ import {
   loadConfig,
   prepareKvFile,
   readEnv,
-} from "./lib/config.ts";
-import { addSecurityHeaders, json } from "./lib/http.ts";
-import { startJanitor } from "./lib/janitor.ts";
-import { createLogSink } from "./lib/log.ts";
+} from "./lib/base/config.ts";
+import { addSecurityHeaders, json } from "./lib/server/http.ts";
+import { startJanitor } from "./lib/sessions/janitor.ts";
+import { createLogSink } from "./lib/base/log.ts";
 
 /**
  * Opens the store the config names; a missing folder for a KV file is created (not for

@@ -25,9 +25,9 @@
  * and lists of requests each sent once.
  */
 import { parseArgs } from "node:util";
-import { CONFIG_VARS } from "../lib/config.ts";
-import type { GroupCommitStats } from "../lib/group_commit.ts";
-import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
+import { CONFIG_VARS } from "../lib/base/config.ts";
+import type { GroupCommitStats } from "../lib/sessions/group_commit.ts";
+import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
 import { keyBytes, type StoreCounts, valueBytes } from "./instrumented.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -1378,7 +1378,7 @@ export async function kvOpsByRoute(server: Running): Promise<KvOps> {
   await step("first visit `GET /`", 200, "GET", "/");
   await measureBytes("new session (first visit)");
   await step("returning `GET /` (session remembered)", 200, "GET", "/");
-  // Past what the app remembers (lib/known_sessions.ts): the store is read again.
+  // Past what the app remembers (lib/sessions/memory.ts): the store is read again.
   await new Promise((resolve) => setTimeout(resolve, KNOWN_TTL_MS + 50));
   await step("returning `GET /` (memory older than 1 s)", 200, "GET", "/");
   await step("`GET /api/me`", 200, "GET", "/api/me");

@@ -11,7 +11,7 @@
  * throughput, latency, 503s and any "database is locked" the servers logged.
  */
 import { parseArgs } from "node:util";
-import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
+import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
 import { type Server, startServer } from "../tests/helpers.ts";
 
 const { values } = parseArgs({

@@ -17,19 +17,19 @@
  *                                the store with the size of each key and value
  */
 import { serialize } from "node:v8";
-import { type App, createApp } from "../lib/app.ts";
-import { loadConfig, readEnv } from "../lib/config.ts";
-import type { GroupCommitter } from "../lib/group_commit.ts";
-import { sha256Hex } from "../lib/crypto.ts";
-import { cookieValues, type SessionStore } from "../lib/session.ts";
-import { createCookieSessionStore } from "../lib/session_cookie.ts";
+import { type App, createApp } from "../lib/server/app.ts";
+import { loadConfig, readEnv } from "../lib/base/config.ts";
+import type { GroupCommitter } from "../lib/sessions/group_commit.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { cookieValues, type SessionStore } from "../lib/sessions/session.ts";
+import { createCookieSessionStore } from "../lib/sessions/cookie_store.ts";
 import {
   createKvSessionStore,
   sessionKey,
   userSessionKey,
   visitsKey,
-} from "../lib/session_kv.ts";
-import { userKey } from "../lib/users.ts";
+} from "../lib/sessions/kv_store.ts";
+import { userKey } from "../lib/accounts/users.ts";
 import { openKv } from "../main.ts";
 
 export interface StoreCounts {

@@ -1,10 +1,10 @@
-import { requireUser } from "../lib/auth_guard.ts";
-import type { Ctx } from "../lib/context.ts";
-import { CsrfField } from "../lib/layout.tsx";
-import { findLiked } from "../lib/quiz.ts";
-import { page } from "../lib/render.tsx";
-import { scoreOf } from "../lib/scoring.ts";
-import { listUserSessions } from "../lib/user_sessions.ts";
+import { requireUser } from "../lib/server/auth_guard.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { CsrfField } from "../lib/server/layout.tsx";
+import { findLiked } from "../lib/quiz/progress.ts";
+import { page } from "../lib/server/render.tsx";
+import { scoreOf } from "../lib/quiz/scoring.ts";
+import { listUserSessions } from "../lib/sessions/user_sessions.ts";
 
 const when = (ms: number) =>
   new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";

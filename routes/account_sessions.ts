@@ -1,9 +1,12 @@
-import { requireUser } from "../lib/auth_guard.ts";
-import type { Ctx } from "../lib/context.ts";
-import { setFlash } from "../lib/flash.ts";
-import { readCheckedForm } from "../lib/forms.ts";
-import { redirect } from "../lib/http.ts";
-import { endOtherSessions, endUserSession } from "../lib/user_sessions.ts";
+import { requireUser } from "../lib/server/auth_guard.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { setFlash } from "../lib/server/flash.ts";
+import { readCheckedForm } from "../lib/server/forms.ts";
+import { redirect } from "../lib/server/http.ts";
+import {
+  endOtherSessions,
+  endUserSession,
+} from "../lib/sessions/user_sessions.ts";
 
 export const handler = {
   async POST(ctx: Ctx) {

@@ -1,6 +1,6 @@
-import type { Ctx } from "../lib/context.ts";
-import { json } from "../lib/http.ts";
-import { withTimeout } from "../lib/kv_util.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { json } from "../lib/server/http.ts";
+import { withTimeout } from "../lib/base/kv_util.ts";
 
 export const handler = {
   async GET(ctx: Ctx) {

@@ -1,7 +1,7 @@
-import type { Ctx } from "../lib/context.ts";
-import { page } from "../lib/render.tsx";
-import { ownerData } from "../lib/users.ts";
-import { scoreOf } from "../lib/scoring.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { page } from "../lib/server/render.tsx";
+import { ownerData } from "../lib/accounts/users.ts";
+import { scoreOf } from "../lib/quiz/scoring.ts";
 
 export const handler = {
   async GET(ctx: Ctx) {

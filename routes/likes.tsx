@@ -1,11 +1,11 @@
-import type { Ctx } from "../lib/context.ts";
-import { readCheckedForm } from "../lib/forms.ts";
-import { redirect } from "../lib/http.ts";
-import { HttpError } from "../lib/http_error.ts";
-import { findLiked, toggleLike } from "../lib/quiz.ts";
-import { safeNext } from "../lib/redirect.ts";
-import { page } from "../lib/render.tsx";
-import { ownerData } from "../lib/users.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { readCheckedForm } from "../lib/server/forms.ts";
+import { redirect } from "../lib/server/http.ts";
+import { HttpError } from "../lib/base/http_error.ts";
+import { findLiked, toggleLike } from "../lib/quiz/progress.ts";
+import { safeNext } from "../lib/server/safe_next.ts";
+import { page } from "../lib/server/render.tsx";
+import { ownerData } from "../lib/accounts/users.ts";
 import { LikeButton } from "./quiz.tsx";
 
 export const handler = {

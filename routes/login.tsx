@@ -1,12 +1,12 @@
-import type { Ctx } from "../lib/context.ts";
-import { setFlash } from "../lib/flash.ts";
-import { readCheckedForm } from "../lib/forms.ts";
-import { redirect } from "../lib/http.ts";
-import { HttpError } from "../lib/http_error.ts";
-import { CsrfField } from "../lib/layout.tsx";
-import { safeNext } from "../lib/redirect.ts";
-import { page } from "../lib/render.tsx";
-import { credentialsFrom } from "../lib/users.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { setFlash } from "../lib/server/flash.ts";
+import { readCheckedForm } from "../lib/server/forms.ts";
+import { redirect } from "../lib/server/http.ts";
+import { HttpError } from "../lib/base/http_error.ts";
+import { CsrfField } from "../lib/server/layout.tsx";
+import { safeNext } from "../lib/server/safe_next.ts";
+import { page } from "../lib/server/render.tsx";
+import { credentialsFrom } from "../lib/accounts/users.ts";
 
 export interface AuthFormProps {
   ctx: Ctx;

@@ -1,7 +1,7 @@
-import type { Ctx } from "../lib/context.ts";
-import { setFlash } from "../lib/flash.ts";
-import { readCheckedForm } from "../lib/forms.ts";
-import { redirect } from "../lib/http.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { setFlash } from "../lib/server/flash.ts";
+import { readCheckedForm } from "../lib/server/forms.ts";
+import { redirect } from "../lib/server/http.ts";
 
 export const handler = {
   async POST(ctx: Ctx) {

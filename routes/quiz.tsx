@@ -1,11 +1,16 @@
-import type { Question, Quiz } from "../lib/bank.ts";
-import type { Ctx } from "../lib/context.ts";
-import { Island } from "../lib/island.tsx";
-import { CsrfField } from "../lib/layout.tsx";
-import { findQuestion, findQuiz, likeId, progressOf } from "../lib/quiz.ts";
-import { page } from "../lib/render.tsx";
-import { ownerData } from "../lib/users.ts";
-import { currentQuestion, scoreOf } from "../lib/scoring.ts";
+import type { Question, Quiz } from "../lib/quiz/bank.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { Island } from "../lib/server/island.tsx";
+import { CsrfField } from "../lib/server/layout.tsx";
+import {
+  findQuestion,
+  findQuiz,
+  likeId,
+  progressOf,
+} from "../lib/quiz/progress.ts";
+import { page } from "../lib/server/render.tsx";
+import { ownerData } from "../lib/accounts/users.ts";
+import { currentQuestion, scoreOf } from "../lib/quiz/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
 import { LikeForm } from "../islands/LikeForm.tsx";
 

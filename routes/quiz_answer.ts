@@ -1,9 +1,9 @@
-import type { Ctx } from "../lib/context.ts";
-import { readCheckedForm } from "../lib/forms.ts";
-import { redirect } from "../lib/http.ts";
-import { HttpError } from "../lib/http_error.ts";
-import { findQuiz, recordAnswer } from "../lib/quiz.ts";
-import { parseChoice } from "../lib/scoring.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { readCheckedForm } from "../lib/server/forms.ts";
+import { redirect } from "../lib/server/http.ts";
+import { HttpError } from "../lib/base/http_error.ts";
+import { findQuiz, recordAnswer } from "../lib/quiz/progress.ts";
+import { parseChoice } from "../lib/quiz/scoring.ts";
 
 export const handler = {
   async POST(ctx: Ctx) {

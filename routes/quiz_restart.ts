@@ -1,7 +1,7 @@
-import type { Ctx } from "../lib/context.ts";
-import { readCheckedForm } from "../lib/forms.ts";
-import { redirect } from "../lib/http.ts";
-import { findQuiz, restartQuiz } from "../lib/quiz.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { readCheckedForm } from "../lib/server/forms.ts";
+import { redirect } from "../lib/server/http.ts";
+import { findQuiz, restartQuiz } from "../lib/quiz/progress.ts";
 
 export const handler = {
   async POST(ctx: Ctx) {

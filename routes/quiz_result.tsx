@@ -1,8 +1,8 @@
-import type { Ctx } from "../lib/context.ts";
-import { findQuiz, progressOf } from "../lib/quiz.ts";
-import { page } from "../lib/render.tsx";
-import { ownerData } from "../lib/users.ts";
-import { scoreOf } from "../lib/scoring.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { findQuiz, progressOf } from "../lib/quiz/progress.ts";
+import { page } from "../lib/server/render.tsx";
+import { ownerData } from "../lib/accounts/users.ts";
+import { scoreOf } from "../lib/quiz/scoring.ts";
 import { LikeButton } from "./quiz.tsx";
 
 export const handler = {

@@ -1,5 +1,5 @@
-import type { Ctx } from "../lib/context.ts";
-import { HttpError } from "../lib/http_error.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { HttpError } from "../lib/base/http_error.ts";
 
 export const handler = {
   GET(ctx: Ctx) {

@@ -5,11 +5,11 @@
  * /account, CSRF and content types, and the PBKDF2 cost.
  */
 import assert from "node:assert/strict";
-import { loadBank } from "../lib/bank.ts";
-import { createApp } from "../lib/app.ts";
-import { loadConfig, testConfig } from "../lib/config.ts";
-import { sessionKey, userSessionKey } from "../lib/session_kv.ts";
-import type { UserRecord } from "../lib/users.ts";
+import { loadBank } from "../lib/quiz/bank.ts";
+import { createApp } from "../lib/server/app.ts";
+import { loadConfig, testConfig } from "../lib/base/config.ts";
+import { sessionKey, userSessionKey } from "../lib/sessions/kv_store.ts";
+import type { UserRecord } from "../lib/accounts/users.ts";
 import {
   buildRequest,
   cookieFrom,

@@ -4,8 +4,8 @@
  * revoking a session, and the 15-minute admin window.
  */
 import assert from "node:assert/strict";
-import { HITS_KEY } from "../lib/session.ts";
-import { sessionKey } from "../lib/session_kv.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
+import { sessionKey } from "../lib/sessions/kv_store.ts";
 import { counter, type TestApp, testApp, Visitor } from "./helpers.ts";
 
 const TOKEN = "x".repeat(40);

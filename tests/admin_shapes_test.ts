@@ -4,9 +4,9 @@
  * malformed stored values. All are clear 4xx or read as empty, never a 5xx.
  */
 import assert from "node:assert/strict";
-import { HITS_KEY } from "../lib/session.ts";
-import { sessionKey } from "../lib/session_kv.ts";
-import { userKey } from "../lib/users.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
+import { sessionKey } from "../lib/sessions/kv_store.ts";
+import { userKey } from "../lib/accounts/users.ts";
 import {
   ADMIN_TOKEN,
   type RequestOptions,

@@ -1,8 +1,8 @@
 /** The bearer-token admin API: /admin/kv and /admin/sessions. */
 import assert from "node:assert/strict";
-import { sha256Hex } from "../lib/crypto.ts";
-import { HITS_KEY } from "../lib/session.ts";
-import { sessionKey } from "../lib/session_kv.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
+import { sessionKey } from "../lib/sessions/kv_store.ts";
 import {
   ADMIN_TOKEN,
   cookieFrom,

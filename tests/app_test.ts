@@ -3,10 +3,10 @@
  * headers, static files, health, exact counters and store faults. No port is opened.
  */
 import assert from "node:assert/strict";
-import { sha256Hex } from "../lib/crypto.ts";
-import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
-import { HITS_KEY, type SessionRecord } from "../lib/session.ts";
-import { sessionKey, visitsKey } from "../lib/session_kv.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
+import { HITS_KEY, type SessionRecord } from "../lib/sessions/session.ts";
+import { sessionKey, visitsKey } from "../lib/sessions/kv_store.ts";
 import {
   ADMIN_TOKEN,
   cookieFrom,

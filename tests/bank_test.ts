@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { BankError, loadBank, publicQuiz, validateBank } from "../lib/bank.ts";
+import {
+  BankError,
+  loadBank,
+  publicQuiz,
+  validateBank,
+} from "../lib/quiz/bank.ts";
 import { quizFiles } from "../data/quizzes/index.ts";
 
 const FILE = "data/quizzes/test.ts";

@@ -1,7 +1,7 @@
 /** Request bodies: size limits while streaming, content types, JSON, forms, UTF-8. */
 import assert from "node:assert/strict";
-import { readBytes, readForm, readJson } from "../lib/body.ts";
-import { HttpError } from "../lib/http_error.ts";
+import { readBytes, readForm, readJson } from "../lib/server/body.ts";
+import { HttpError } from "../lib/base/http_error.ts";
 
 const URL_ = "http://localhost/x";
 const enc = new TextEncoder();

@@ -1,6 +1,6 @@
-/** lib/bounded_map.ts: the bound every in-process memory (sessions, handles, sealed cookies) relies on. */
+/** lib/base/bounded_map.ts: the bound every in-process memory (sessions, handles, sealed cookies) relies on. */
 import assert from "node:assert/strict";
-import { BoundedMap } from "../lib/bounded_map.ts";
+import { BoundedMap } from "../lib/base/bounded_map.ts";
 
 Deno.test("a bounded map never holds more than its bound and keeps at least half of it", () => {
   const map = new BoundedMap<number, number>(100);

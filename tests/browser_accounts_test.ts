@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { loadBank } from "../lib/bank.ts";
+import { loadBank } from "../lib/quiz/bank.ts";
 import {
   launchBrowser,
   openPage,

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { loadBank, type Quiz } from "../lib/bank.ts";
+import { loadBank, type Quiz } from "../lib/quiz/bank.ts";
 import {
   launchBrowser,
   openPage,

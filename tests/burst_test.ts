@@ -5,8 +5,8 @@
  * KV file, once in process under KV Connect's limits (10 checks, 10 ranges per call).
  */
 import assert from "node:assert/strict";
-import { HITS_KEY } from "../lib/session.ts";
-import { REMOTE_LIMITS } from "../lib/store_limits.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
+import { REMOTE_LIMITS } from "../lib/base/store_limits.ts";
 import {
   cookieFrom,
   counter,

@@ -6,7 +6,7 @@ import {
   kvFolder,
   loadConfig,
   prepareKvFile,
-} from "../lib/config.ts";
+} from "../lib/base/config.ts";
 import { ROOT } from "./helpers.ts";
 
 const SECRET = "s".repeat(32);

@@ -5,7 +5,7 @@ import {
   createCookieCodec,
   DEFAULT_MAX_VALUE_BYTES,
   SEALED_KEPT,
-} from "../lib/cookie_codec.ts";
+} from "../lib/sessions/cookie_codec.ts";
 
 const PRIMARY = "primary-secret-0123456789abcdefghijklmnop";
 const OLD = "old-secret-abcdefghijklmnopqrstuvwxyz0123456789";

@@ -6,9 +6,9 @@
  * the session — and recover fully once the fault clears. /healthz follows the store.
  */
 import assert from "node:assert/strict";
-import { HITS_KEY } from "../lib/session.ts";
-import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
-import { STORE_TIMEOUT_MS } from "../lib/kv_util.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
+import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
+import { STORE_TIMEOUT_MS } from "../lib/base/kv_util.ts";
 import { cookieFrom, counter, type TestApp, testApp } from "./helpers.ts";
 
 type FaultKind = "throw" | "hang" | "conflict";

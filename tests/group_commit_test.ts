@@ -4,9 +4,9 @@ import {
   type BlindWrite,
   createGroupCommitter,
   SECOND_COMMIT_AT,
-} from "../lib/group_commit.ts";
-import { HttpError } from "../lib/http_error.ts";
-import { LOCAL_LIMITS, REMOTE_LIMITS } from "../lib/store_limits.ts";
+} from "../lib/sessions/group_commit.ts";
+import { HttpError } from "../lib/base/http_error.ts";
+import { LOCAL_LIMITS, REMOTE_LIMITS } from "../lib/base/store_limits.ts";
 import { counter, type KvSpy, limitedKv, spyKv } from "./helpers.ts";
 
 async function withKv(fn: (kv: Deno.Kv, spy: KvSpy) => Promise<void>) {

@@ -1,7 +1,7 @@
 /** Group read: concurrent getManys merged, answers identical to separate reads. */
 import assert from "node:assert/strict";
-import { createGroupReader } from "../lib/group_read.ts";
-import { HttpError } from "../lib/http_error.ts";
+import { createGroupReader } from "../lib/sessions/group_read.ts";
+import { HttpError } from "../lib/base/http_error.ts";
 
 Deno.test("createGroupReader() answers each caller exactly what its own getMany would", async () => {
   using kv = await Deno.openKv(":memory:");

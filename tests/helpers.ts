@@ -2,12 +2,12 @@
  * Shared test factories: an app on an in-memory KV with a clock the test moves by hand,
  * cookie helpers, KV wrappers that count or fail calls, and a real server process for e2e.
  */
-import type { SessionRecord } from "../lib/session.ts";
+import type { SessionRecord } from "../lib/sessions/session.ts";
 import assert from "node:assert/strict";
-import { type App, createApp } from "../lib/app.ts";
-import { type Config, testConfig } from "../lib/config.ts";
-import { sha256Hex } from "../lib/crypto.ts";
-import { REMOTE_LIMITS, type StoreLimits } from "../lib/store_limits.ts";
+import { type App, createApp } from "../lib/server/app.ts";
+import { type Config, testConfig } from "../lib/base/config.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { REMOTE_LIMITS, type StoreLimits } from "../lib/base/store_limits.ts";
 import { limitedKv } from "./support/limited_kv.ts";
 
 export { limitedKv };

@@ -1,16 +1,16 @@
 /** The janitor: what local KV's lazy expiry and `sum`'s dropped expireIn leave behind. */
 import assert from "node:assert/strict";
-import { testConfig } from "../lib/config.ts";
-import { createGroupCommitter } from "../lib/group_commit.ts";
-import { startJanitor, sweep } from "../lib/janitor.ts";
-import type { SessionRecord } from "../lib/session.ts";
+import { testConfig } from "../lib/base/config.ts";
+import { createGroupCommitter } from "../lib/sessions/group_commit.ts";
+import { startJanitor, sweep } from "../lib/sessions/janitor.ts";
+import type { SessionRecord } from "../lib/sessions/session.ts";
 import {
   createKvSessionStore,
   newRecord,
   sessionKey,
   userSessionKey,
   visitsKey,
-} from "../lib/session_kv.ts";
+} from "../lib/sessions/kv_store.ts";
 import { buildRequest, fakeClock } from "./helpers.ts";
 
 const handle = (c: string) => c.repeat(64);

@@ -1,29 +1,29 @@
 /**
- * Sessions served from memory (lib/known_sessions.ts, lib/session_kv.ts): a GET of a
+ * Sessions served from memory (lib/sessions/memory.ts, lib/sessions/kv_store.ts): a GET of a
  * session this process saw less than a second ago reads nothing, and its commit checks
  * that the stored session is unchanged. Whatever changes it behind the app's back (another
  * process, the sessions task, an admin) is seen at once, never served stale.
  */
 import assert from "node:assert/strict";
-import { createApp } from "../lib/app.ts";
-import { sha256Hex } from "../lib/crypto.ts";
+import { createApp } from "../lib/server/app.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
 import {
   type BlindWrite,
   createGroupCommitter,
   StaleRead,
-} from "../lib/group_commit.ts";
+} from "../lib/sessions/group_commit.ts";
 import {
   KNOWN_TTL_MS,
   KnownSessions,
   MAX_KNOWN,
-} from "../lib/known_sessions.ts";
+} from "../lib/sessions/memory.ts";
 import {
   handleOfSessionId,
   HANDLES_KEPT,
   HITS_KEY,
   sessionHandle,
-} from "../lib/session.ts";
-import { endSession } from "../lib/session_kv.ts";
+} from "../lib/sessions/session.ts";
+import { endSession } from "../lib/sessions/kv_store.ts";
 import {
   buildRequest,
   cookieFrom,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogSink } from "../lib/log.ts";
+import { createLogSink } from "../lib/base/log.ts";
 
 function memoryOut(chunk = Infinity) {
   const written: Uint8Array[] = [];

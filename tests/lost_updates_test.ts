@@ -5,10 +5,14 @@
  * a logout never bring the session back.
  */
 import assert from "node:assert/strict";
-import { sha256Hex } from "../lib/crypto.ts";
-import { sweep } from "../lib/janitor.ts";
-import { HITS_KEY } from "../lib/session.ts";
-import { sessionKey, userSessionKey, visitsKey } from "../lib/session_kv.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { sweep } from "../lib/sessions/janitor.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
+import {
+  sessionKey,
+  userSessionKey,
+  visitsKey,
+} from "../lib/sessions/kv_store.ts";
 import {
   cookieFrom,
   counter,

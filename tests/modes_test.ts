@@ -4,7 +4,7 @@
  * `Session` interface. A tiny cookie jar plays the browser.
  */
 import assert from "node:assert/strict";
-import type { Config } from "../lib/config.ts";
+import type { Config } from "../lib/base/config.ts";
 import { cookieFrom, csrfFrom, setCookies, testApp } from "./helpers.ts";
 
 const MODES: Record<"kv" | "cookie", Partial<Config>> = {

@@ -4,8 +4,8 @@
  * stored, or a 5xx with nothing stored.
  */
 import assert from "node:assert/strict";
-import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
-import { HITS_KEY } from "../lib/session.ts";
+import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
 import {
   cookieFrom,
   counter,

@@ -9,7 +9,7 @@ import {
   validatePassword,
   validateUsername,
   verifyPassword,
-} from "../lib/password.ts";
+} from "../lib/accounts/password.ts";
 
 // Low on purpose: tests need speed, not strength.
 const FAST = 1000;

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { childFlags } from "../lib/cli/start.ts";
-import { CONFIG_VARS, loadConfig } from "../lib/config.ts";
+import { CONFIG_VARS, loadConfig } from "../lib/base/config.ts";
 import { freePort, ROOT } from "./helpers.ts";
 
 Deno.test("the start task's launcher may only read the config variables (and the KV Connect token) and run deno", async () => {

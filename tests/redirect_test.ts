@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { redirect } from "../lib/http.ts";
-import { HttpError } from "../lib/http_error.ts";
-import { safeNext } from "../lib/redirect.ts";
+import { redirect } from "../lib/server/http.ts";
+import { HttpError } from "../lib/base/http_error.ts";
+import { safeNext } from "../lib/server/safe_next.ts";
 import { testApp, Visitor } from "./helpers.ts";
 
 // Spellings whose dot segments (plain or percent-encoded, before or after one

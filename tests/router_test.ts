@@ -1,7 +1,7 @@
 /** The route table's matching: the fast segment matcher agrees with URLPattern everywhere. */
 import assert from "node:assert/strict";
-import { createRouter, matcherFor } from "../lib/router.ts";
-import { routes } from "../lib/routes.ts";
+import { createRouter, matcherFor } from "../lib/server/router.ts";
+import { routes } from "../routes/_table.ts";
 
 function viaUrlPattern(pattern: URLPattern, pathname: string) {
   const match = pattern.exec({ pathname });

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import type { Quiz } from "../lib/bank.ts";
-import { HttpError } from "../lib/http_error.ts";
+import type { Quiz } from "../lib/quiz/bank.ts";
+import { HttpError } from "../lib/base/http_error.ts";
 import {
   applyAnswer,
   currentQuestion,
   parseChoice,
   type QuizProgress,
   scoreOf,
-} from "../lib/scoring.ts";
+} from "../lib/quiz/scoring.ts";
 
 function testQuiz(): Quiz {
   const question = (id: string, correct: number) => ({

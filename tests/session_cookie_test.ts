@@ -4,22 +4,22 @@
  * rotation, revocation, the size limit).
  */
 import assert from "node:assert/strict";
-import type { Quiz } from "../lib/bank.ts";
-import { createApp } from "../lib/app.ts";
-import { type Config, testConfig } from "../lib/config.ts";
-import { createCookieCodec } from "../lib/cookie_codec.ts";
-import { sha256Hex } from "../lib/crypto.ts";
-import { createGroupCommitter } from "../lib/group_commit.ts";
-import { HttpError } from "../lib/http_error.ts";
-import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
-import type { Session, SessionStore } from "../lib/session.ts";
+import type { Quiz } from "../lib/quiz/bank.ts";
+import { createApp } from "../lib/server/app.ts";
+import { type Config, testConfig } from "../lib/base/config.ts";
+import { createCookieCodec } from "../lib/sessions/cookie_codec.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { createGroupCommitter } from "../lib/sessions/group_commit.ts";
+import { HttpError } from "../lib/base/http_error.ts";
+import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
+import type { Session, SessionStore } from "../lib/sessions/session.ts";
 import {
   cookieRevokedKey,
   createCookieSessionStore,
   revokeCookieSession,
   revokeUserCookieSessions,
   userValidAfterKey,
-} from "../lib/session_cookie.ts";
+} from "../lib/sessions/cookie_store.ts";
 import {
   buildRequest,
   type Clock,

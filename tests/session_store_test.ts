@@ -3,16 +3,23 @@
  * `createKvSessionStore` directly (rotate, destroy and update races).
  */
 import assert from "node:assert/strict";
-import { type Config, testConfig } from "../lib/config.ts";
-import { sha256Hex } from "../lib/crypto.ts";
-import { createGroupCommitter, StaleRead } from "../lib/group_commit.ts";
-import { HttpError } from "../lib/http_error.ts";
-import type { Session, SessionRecord, SessionStore } from "../lib/session.ts";
+import { type Config, testConfig } from "../lib/base/config.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import {
+  createGroupCommitter,
+  StaleRead,
+} from "../lib/sessions/group_commit.ts";
+import { HttpError } from "../lib/base/http_error.ts";
+import type {
+  Session,
+  SessionRecord,
+  SessionStore,
+} from "../lib/sessions/session.ts";
 import {
   createKvSessionStore,
   sessionKey,
   visitsKey,
-} from "../lib/session_kv.ts";
+} from "../lib/sessions/kv_store.ts";
 import {
   buildRequest,
   type Clock,

@@ -5,9 +5,9 @@
  * sessions are left out, and failures are one `error:` line with the promised exit code.
  */
 import assert from "node:assert/strict";
-import { sha256Hex } from "../lib/crypto.ts";
-import { sessionKey } from "../lib/session_kv.ts";
-import type { SessionRecord } from "../lib/session.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { sessionKey } from "../lib/sessions/kv_store.ts";
+import type { SessionRecord } from "../lib/sessions/session.ts";
 import { ADMIN_TOKEN, freePort, ROOT, startServer } from "./helpers.ts";
 
 const SCRIPT = new URL("../lib/cli/sessions.ts", import.meta.url).pathname;

@@ -5,9 +5,9 @@
  * KV file, reopened afterwards, holds every acknowledged count and answer.
  */
 import assert from "node:assert/strict";
-import { sha256Hex } from "../lib/crypto.ts";
-import { HITS_KEY, type SessionRecord } from "../lib/session.ts";
-import { sessionKey } from "../lib/session_kv.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { HITS_KEY, type SessionRecord } from "../lib/sessions/session.ts";
+import { sessionKey } from "../lib/sessions/kv_store.ts";
 import { counter, startServer, storedVisits } from "./helpers.ts";
 
 /** A JSON body sent in two halves: the second only once `gate` opens. */

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../lib/http_error.ts";
+import { HttpError } from "../lib/base/http_error.ts";
 import {
   createThrottle,
   type Throttle,
   type ThrottleOptions,
-} from "../lib/throttle.ts";
+} from "../lib/accounts/throttle.ts";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

@@ -1,4 +1,4 @@
-// Plain data, deliberately not typed as Quiz: lib/bank.ts validates it at start-up.
+// Plain data, deliberately not typed as Quiz: lib/quiz/bank.ts validates it at start-up.
 export default {
   id: "http",
   title: "HTTP requests and headers",

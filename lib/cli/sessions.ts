@@ -11,9 +11,9 @@
  * Only handles (SHA-256 of the cookie value) are shown, never a session id: the store does
  * not hold them. Errors are one `error:` line; exit 1 for a failure, 2 for bad usage.
  */
-import { ConfigError, DEFAULT_KV_PATH, loadConfig } from "../config.ts";
-import type { SessionSummary } from "../session_list.ts";
-import { describeSession } from "../session_list.ts";
+import { ConfigError, DEFAULT_KV_PATH, loadConfig } from "../base/config.ts";
+import type { SessionSummary } from "../sessions/list.ts";
+import { describeSession } from "../sessions/list.ts";
 
 export const USAGE = `usage: deno task sessions [--kv PATH | --url URL] [--json]
 

@@ -15,7 +15,7 @@ import {
   kvFolder,
   loadConfig,
   readEnv,
-} from "../config.ts";
+} from "../base/config.ts";
 
 /** The project root, with a trailing slash. */
 export const ROOT = new URL("../../", import.meta.url).pathname;

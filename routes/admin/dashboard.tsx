@@ -1,13 +1,13 @@
-import type { Ctx } from "../../lib/context.ts";
-import { timingSafeEqualString } from "../../lib/crypto.ts";
-import { setFlash } from "../../lib/flash.ts";
-import { readCheckedForm } from "../../lib/forms.ts";
-import { redirect } from "../../lib/http.ts";
-import { HttpError } from "../../lib/http_error.ts";
-import { CsrfField } from "../../lib/layout.tsx";
-import { page } from "../../lib/render.tsx";
-import { describeSession } from "../../lib/session_list.ts";
-import { createThrottle } from "../../lib/throttle.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { timingSafeEqualString } from "../../lib/base/crypto.ts";
+import { setFlash } from "../../lib/server/flash.ts";
+import { readCheckedForm } from "../../lib/server/forms.ts";
+import { redirect } from "../../lib/server/http.ts";
+import { HttpError } from "../../lib/base/http_error.ts";
+import { CsrfField } from "../../lib/server/layout.tsx";
+import { page } from "../../lib/server/render.tsx";
+import { describeSession } from "../../lib/sessions/list.ts";
+import { createThrottle } from "../../lib/accounts/throttle.ts";
 
 export const ADMIN_WINDOW_MS = 15 * 60_000;
 

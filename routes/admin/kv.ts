@@ -6,12 +6,12 @@ import {
   parseKey,
   requireAdmin,
   toJsonValue,
-} from "../../lib/admin.ts";
-import { readJson } from "../../lib/body.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { checkStoredShape } from "../../lib/kv_shapes.ts";
-import { json } from "../../lib/http.ts";
-import { HttpError } from "../../lib/http_error.ts";
+} from "../../lib/server/admin.ts";
+import { readJson } from "../../lib/server/body.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { checkStoredShape } from "../../lib/server/kv_shapes.ts";
+import { json } from "../../lib/server/http.ts";
+import { HttpError } from "../../lib/base/http_error.ts";
 
 export const handler = {
   async GET(ctx: Ctx) {

@@ -3,10 +3,10 @@ import {
   parseKey,
   requireAdmin,
   toJsonValue,
-} from "../../lib/admin.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
-import { HttpError } from "../../lib/http_error.ts";
+} from "../../lib/server/admin.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
+import { HttpError } from "../../lib/base/http_error.ts";
 
 /** The key as written in the URL path, still percent-encoded part by part. */
 function keyOf(ctx: Ctx): string[] {

@@ -1,9 +1,9 @@
-import type { Ctx } from "../../lib/context.ts";
-import { setFlash } from "../../lib/flash.ts";
-import { readCheckedForm } from "../../lib/forms.ts";
-import { redirect } from "../../lib/http.ts";
-import { HttpError } from "../../lib/http_error.ts";
-import { endSessionByHandle } from "../../lib/user_sessions.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { setFlash } from "../../lib/server/flash.ts";
+import { readCheckedForm } from "../../lib/server/forms.ts";
+import { redirect } from "../../lib/server/http.ts";
+import { HttpError } from "../../lib/base/http_error.ts";
+import { endSessionByHandle } from "../../lib/sessions/user_sessions.ts";
 import { adminEnabled, isAdminSession } from "./dashboard.tsx";
 
 export const handler = {

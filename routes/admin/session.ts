@@ -1,8 +1,8 @@
-import { requireAdmin } from "../../lib/admin.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
-import { HttpError } from "../../lib/http_error.ts";
-import { endSessionByHandle } from "../../lib/user_sessions.ts";
+import { requireAdmin } from "../../lib/server/admin.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
+import { HttpError } from "../../lib/base/http_error.ts";
+import { endSessionByHandle } from "../../lib/sessions/user_sessions.ts";
 
 export const handler = {
   async DELETE(ctx: Ctx) {

@@ -1,8 +1,8 @@
-import { listOptions, listPage, requireAdmin } from "../../lib/admin.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
-import { type SessionRecord } from "../../lib/session.ts";
-import { describeSession } from "../../lib/session_list.ts";
+import { listOptions, listPage, requireAdmin } from "../../lib/server/admin.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
+import { type SessionRecord } from "../../lib/sessions/session.ts";
+import { describeSession } from "../../lib/sessions/list.ts";
 
 export const handler = {
   async GET(ctx: Ctx) {

@@ -1,9 +1,9 @@
-import { readJson } from "../../lib/body.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
-import { HttpError } from "../../lib/http_error.ts";
-import { findQuiz, recordAnswer } from "../../lib/quiz.ts";
-import { parseChoice } from "../../lib/scoring.ts";
+import { readJson } from "../../lib/server/body.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
+import { HttpError } from "../../lib/base/http_error.ts";
+import { findQuiz, recordAnswer } from "../../lib/quiz/progress.ts";
+import { parseChoice } from "../../lib/quiz/scoring.ts";
 
 export const handler = {
   async POST(ctx: Ctx) {

@@ -1,7 +1,7 @@
-import { readJson } from "../../lib/body.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
-import { credentialsFrom } from "../../lib/users.ts";
+import { readJson } from "../../lib/server/body.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
+import { credentialsFrom } from "../../lib/accounts/users.ts";
 
 /** POST /api/login and POST /api/register: `{"username","password"}` → `{"user":{"username"}}`. */
 function authRoute(mode: "login" | "register") {

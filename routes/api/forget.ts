@@ -1,6 +1,6 @@
-import { readJson } from "../../lib/body.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
+import { readJson } from "../../lib/server/body.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
 
 /** Also serves POST /api/logout: ending the session is the same act. */
 export const handler = {

@@ -1,7 +1,7 @@
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
-import { scoreOf } from "../../lib/scoring.ts";
-import { ownerData } from "../../lib/users.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
+import { scoreOf } from "../../lib/quiz/scoring.ts";
+import { ownerData } from "../../lib/accounts/users.ts";
 
 export const handler = {
   async GET(ctx: Ctx) {

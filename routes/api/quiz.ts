@@ -1,7 +1,7 @@
-import { publicQuiz } from "../../lib/bank.ts";
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
-import { findQuiz } from "../../lib/quiz.ts";
+import { publicQuiz } from "../../lib/quiz/bank.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
+import { findQuiz } from "../../lib/quiz/progress.ts";
 
 export const handler = {
   GET(ctx: Ctx) {

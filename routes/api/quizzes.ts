@@ -1,5 +1,5 @@
-import type { Ctx } from "../../lib/context.ts";
-import { json } from "../../lib/http.ts";
+import type { Ctx } from "../../lib/server/context.ts";
+import { json } from "../../lib/server/http.ts";
 
 export const handler = {
   GET(ctx: Ctx) {

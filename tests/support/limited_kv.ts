@@ -4,7 +4,7 @@
  * Deno Deploy: 10 checks, 10 ranges), with the same TypeErrors Deno throws locally.
  * Everything else runs on the real KV, so the semantics are the real ones.
  */
-import type { StoreLimits } from "../../lib/store_limits.ts";
+import type { StoreLimits } from "../../lib/base/store_limits.ts";
 
 export interface LimitedKv {
   kv: Deno.Kv;

@@ -1,0 +1,60 @@
+/**
+ * What one Deno KV call may carry, per backend. Every atomic the app builds stays within
+ * these; a commit the store refuses anyway is split (lib/sessions/group_commit.ts), never failed whole.
+ *
+ * - Local SQLite (a file or `:memory:`): 100 checks and 1,000 mutations per atomic.
+ * - KV Connect (a self-hosted denokv, `KV_PATH=http(s)://...`) and Deno Deploy: denokv's
+ *   published limits (`proto/limits.rs` in denoland/denokv): 10 checks, 1,000 mutations,
+ *   10 read ranges, 819,200 bytes of mutations per call. Deno's client refuses keys over
+ *   2 KiB and values over 64 KiB on every backend.
+ *
+ * @module
+ */
+
+export interface StoreLimits {
+  /** Versionstamp checks per atomic. */
+  checks: number;
+  /** Mutations (set, delete, sum) per atomic. */
+  mutations: number;
+  /** Ranges (keys of a getMany) per read. */
+  readRanges: number;
+  /** Bytes of one key, as written. */
+  keyBytes: number;
+  /** Bytes of one value. */
+  valueBytes: number;
+  /** Bytes of all keys and values of one atomic. */
+  totalBytes: number;
+}
+
+export const LOCAL_LIMITS: Readonly<StoreLimits> = {
+  checks: 100,
+  mutations: 1000,
+  readRanges: 10,
+  keyBytes: 2048,
+  valueBytes: 65536,
+  totalBytes: 819_200,
+};
+
+export const REMOTE_LIMITS: Readonly<StoreLimits> = {
+  ...LOCAL_LIMITS,
+  checks: 10,
+};
+
+/**
+ * The limits of the store `KV_PATH` names: a file or `:memory:` is local SQLite; a KV
+ * Connect URL, or no path at all (the platform's KV on Deno Deploy), is remote.
+ */
+export function limitsFor(kvPath: string | undefined): Readonly<StoreLimits> {
+  return kvPath === undefined || /^https?:\/\//i.test(kvPath)
+    ? REMOTE_LIMITS
+    : LOCAL_LIMITS;
+}
+
+/**
+ * Whether `error`, thrown by a store call, is the store refusing the call itself (a limit
+ * exceeded, a value of the wrong type for a `sum`): the same call would fail again, so it is
+ * not retried. Deno throws these as TypeErrors, locally and over KV Connect.
+ */
+export function isRefusal(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError;
+}

@@ -1,0 +1,123 @@
+import type { Question, Quiz } from "./bank.ts";
+import type { Ctx } from "../server/context.ts";
+import { HttpError } from "../base/http_error.ts";
+import {
+  type AnswerResult,
+  applyAnswer,
+  type QuizProgress,
+} from "./scoring.ts";
+import {
+  MAX_HISTORY,
+  type OwnerData,
+  ownerData,
+  updateOwnerData,
+} from "../accounts/users.ts";
+
+/** The quiz named in the path, or a 404. */
+export function findQuiz(ctx: Ctx): Quiz {
+  const quiz = ctx.bank.find((q) => q.id === ctx.params.quizId);
+  if (!quiz) throw new HttpError(404, "No such quiz");
+  return quiz;
+}
+
+export function findQuestion(
+  quiz: Quiz,
+  questionId: string,
+): Question | undefined {
+  return quiz.questions.find((q) => q.id === questionId);
+}
+
+export function progressOf(
+  data: OwnerData,
+  quiz: Quiz,
+): QuizProgress | undefined {
+  const all = data.quizzes;
+  return all && Object.hasOwn(all, quiz.id) ? all[quiz.id] : undefined;
+}
+
+function withProgress(
+  data: OwnerData,
+  quizId: string,
+  progress: QuizProgress | null,
+): OwnerData {
+  const quizzes = { ...data.quizzes };
+  if (progress) quizzes[quizId] = progress;
+  else delete quizzes[quizId];
+  return { ...data, quizzes };
+}
+
+/**
+ * Scores one answer, once: the check happens inside an atomic update (of the session, or
+ * of the user record when logged in), so of concurrent submissions for one question
+ * exactly one is scored and the rest get a 409. A finished quiz joins the user's history.
+ */
+export async function recordAnswer(
+  ctx: Ctx,
+  quiz: Quiz,
+  questionId: string,
+  choice: number,
+): Promise<AnswerResult> {
+  let result: AnswerResult | undefined;
+  await updateOwnerData(
+    ctx,
+    (data) => {
+      result = applyAnswer(quiz, progressOf(data, quiz), questionId, choice);
+      return withProgress(data, quiz.id, result.progress);
+    },
+    (user) => {
+      if (result!.answered < result!.total) return user;
+      const entry = {
+        quizId: quiz.id,
+        score: result!.score,
+        total: result!.total,
+        at: ctx.now(),
+      };
+      return { ...user, history: [...user.history, entry].slice(-MAX_HISTORY) };
+    },
+  );
+  return result!;
+}
+
+/** Forgets the owner's answers to `quiz`. */
+export async function restartQuiz(ctx: Ctx, quiz: Quiz): Promise<void> {
+  if (!progressOf(await ownerData(ctx), quiz)) return;
+  await updateOwnerData(ctx, (data) => withProgress(data, quiz.id, null));
+}
+
+/** A liked question's id as kept in the session: "quizId/questionId". */
+export function likeId(quiz: Quiz, question: Question): string {
+  return `${quiz.id}/${question.id}`;
+}
+
+export const MAX_LIKES = 200;
+
+/** Resolves "quizId/questionId" against the bank, or a 404. */
+export function findLiked(
+  bank: Quiz[],
+  item: string,
+): { quiz: Quiz; question: Question } {
+  const [quizId, questionId, extra] = item.split("/");
+  const quiz = bank.find((q) => q.id === quizId);
+  const question = quiz && extra === undefined
+    ? findQuestion(quiz, questionId ?? "")
+    : undefined;
+  if (!quiz || !question) throw new HttpError(404, "No such question");
+  return { quiz, question };
+}
+
+/** Likes or unlikes a question; returns whether it is liked afterwards. */
+export async function toggleLike(ctx: Ctx, item: string): Promise<boolean> {
+  const { quiz, question } = findLiked(ctx.bank, item);
+  const id = likeId(quiz, question);
+  let liked = false;
+  await updateOwnerData(ctx, (data) => {
+    const likes = data.likes ?? [];
+    liked = !likes.includes(id);
+    if (liked && likes.length >= MAX_LIKES) {
+      throw new HttpError(400, `At most ${MAX_LIKES} likes`);
+    }
+    const next = liked ? [...likes, id] : likes.filter((l) => l !== id);
+    return { ...data, likes: next };
+  });
+  return liked;
+}

@@ -1,0 +1,151 @@
+import type { Ctx } from "./context.ts";
+import { timingSafeEqualString } from "../base/crypto.ts";
+import { HttpError } from "../base/http_error.ts";
+import { createThrottle } from "../accounts/throttle.ts";
+
+/**
+ * Admin API guard: 404 when ADMIN_TOKEN is unset (the API does not exist), 401 without
+ * the right `Authorization: Bearer` token (scheme in any case, token compared in constant
+ * time), 429 after repeated failures from one address (the `admin` throttle bucket, apart
+ * from logins, so a login flood does not lock the admin out).
+ */
+export async function requireAdmin(ctx: Ctx): Promise<void> {
+  const token = ctx.config.adminToken;
+  if (!token) throw new HttpError(404, "Not found");
+  const address = ctx.clientAddress();
+  const throttle = createThrottle(ctx.kv, { now: ctx.now, bucket: "admin" });
+  // Reserved before the token is judged, so parallel guesses cannot outrun the limit.
+  const slot = await throttle.reserve(address, address);
+  const given = bearerToken(ctx.req.headers.get("authorization") ?? "");
+  if (!timingSafeEqualString(given, token)) {
+    throw new HttpError(401, "A valid admin token is required", {}, {
+      "WWW-Authenticate": 'Bearer realm="admin"',
+    });
+  }
+  await throttle.succeeded(slot);
+}
+
+/**
+ * The credentials of a Bearer `Authorization` header, "" for any other scheme. The scheme
+ * is matched in any case (RFC 9110: auth schemes are case-insensitive).
+ */
+export function bearerToken(header: string): string {
+  const scheme = /^bearer +/i.exec(header);
+  return scheme ? header.slice(scheme[0].length).trim() : "";
+}
+
+/** Writes `key` as its parts joined by "/", a part's own "/" and "%" percent-encoded. */
+export function formatKey(key: Deno.KvKey): string {
+  return key.map((part) =>
+    String(part).replaceAll("%", "%25").replaceAll("/", "%2F")
+  ).join("/");
+}
+
+/** Deno KV refuses keys longer than this once encoded, with a TypeError. */
+export const MAX_KEY_BYTES = 2048;
+
+const utf8 = new TextEncoder();
+
+/** A key of string parts as Deno KV encodes it: a tag and a terminator per part, NUL escaped. */
+function encodedKeyBytes(key: string[]): number {
+  let bytes = 0;
+  for (const part of key) {
+    bytes += 2 + utf8.encode(part).length + part.split("\0").length - 1;
+  }
+  return bytes;
+}
+
+/**
+ * The inverse of {@link formatKey}; every part is read as a string (all mcq-edge keys are).
+ * 400 for an empty part, bad percent-encoding, or a key past Deno KV's 2 KiB limit.
+ */
+export function parseKey(text: string): string[] {
+  if (text === "") return [];
+  const key = text.split("/").map((part) => {
+    if (part === "") throw new HttpError(400, "A key part may not be empty");
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new HttpError(400, "Malformed percent-encoding in key");
+    }
+  });
+  const bytes = encodedKeyBytes(key);
+  if (bytes > MAX_KEY_BYTES) {
+    throw new HttpError(
+      400,
+      `The key is too long: ${bytes} bytes once encoded, the store allows ${MAX_KEY_BYTES}`,
+    );
+  }
+  return key;
+}
+
+/** KV values as JSON: counters become `{"$u64": "12"}`, bytes `{"$bytes": "<base64>"}`. */
+export function toJsonValue(value: unknown): unknown {
+  if (value instanceof Deno.KvU64) return { $u64: value.value.toString() };
+  if (value instanceof Uint8Array) {
+    return { $bytes: btoa(String.fromCharCode(...value)) };
+  }
+  if (typeof value === "bigint") return { $bigint: value.toString() };
+  return value;
+}
+
+/** The inverse of {@link toJsonValue} for values written through the API. */
+export function fromJsonValue(value: unknown): unknown {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const v = (value as Record<string, unknown>)[keys[0]];
+    if (keys.length === 1 && typeof v === "string") {
+      if (keys[0] === "$u64" && /^\d{1,20}$/.test(v) && BigInt(v) < 2n ** 64n) {
+        return new Deno.KvU64(BigInt(v));
+      }
+      if (keys[0] === "$bigint" && /^-?\d{1,40}$/.test(v)) return BigInt(v);
+      if (keys[0] === "$bytes") {
+        try {
+          return Uint8Array.from(atob(v), (c) => c.charCodeAt(0));
+        } catch {
+          throw new HttpError(400, "Malformed $bytes value");
+        }
+      }
+    }
+  }
+  return value;
+}
+
+export const MAX_LIST_LIMIT = 1000;
+
+/** `limit` (1..1000, default 100) and `cursor` from the query, validated. */
+export function listOptions(
+  url: URL,
+): { limit: number; cursor: string | undefined } {
+  const rawLimit = url.searchParams.get("limit");
+  if (rawLimit !== null && !/^\d{1,6}$/.test(rawLimit)) {
+    throw new HttpError(400, "limit must be a whole number");
+  }
+  const limit = Math.min(MAX_LIST_LIMIT, Math.max(1, Number(rawLimit ?? 100)));
+  const cursor = url.searchParams.get("cursor") || undefined;
+  if (cursor !== undefined && !/^[A-Za-z0-9_\-+/=]{1,1024}$/.test(cursor)) {
+    throw new HttpError(400, "Malformed cursor");
+  }
+  return { limit, cursor };
+}
+
+/** Runs a KV listing, turning a cursor the store rejects into a 400. */
+export async function listPage<T>(
+  kv: Deno.Kv,
+  selector: Deno.KvListSelector,
+  opts: { limit: number; cursor: string | undefined },
+): Promise<{ entries: Deno.KvEntry<T>[]; cursor: string | null }> {
+  const entries: Deno.KvEntry<T>[] = [];
+  let iter: Deno.KvListIterator<T>;
+  try {
+    iter = kv.list<T>(selector, { limit: opts.limit, cursor: opts.cursor });
+    for await (const entry of iter) entries.push(entry);
+  } catch (error) {
+    if (opts.cursor !== undefined) throw new HttpError(400, "Invalid cursor");
+    throw error;
+  }
+  return {
+    entries,
+    cursor: entries.length === opts.limit && iter.cursor ? iter.cursor : null,
+  };
+}

@@ -1,0 +1,462 @@
+/**
+ * `SESSION_MODE=cookie`: the whole session travels in the cookie, sealed by
+ * lib/sessions/cookie_codec.ts (AES-256-GCM under HKDF keys from `SESSION_SECRET`, key
+ * id for rotation, expiry sealed inside, refused past the 4 KB cookie limit),
+ * behind the same {@link SessionStore} interface as the KV mode.
+ *
+ * KV still holds what a cookie cannot carry:
+ * - the site's `hits` counter (group-committed, exactly as in KV mode);
+ * - `["cookie_revoked", handle]`: written when a cookie session ends (logout,
+ *   forget) or is replaced (login), so a copy of the cookie stops working;
+ *   it lives until the session's absolute deadline, after which every copy is
+ *   dead anyway;
+ * - `["user_valid_after", user]`: "log out everywhere" — logged-in cookies
+ *   created before it are dead.
+ * Both are read in the same `getMany` as `hits`, so a request still costs one
+ * read and, when it counts, one (group) commit.
+ *
+ * @module
+ */
+import type { Config } from "../base/config.ts";
+import {
+  type CookieCodec,
+  CookieTooLargeError,
+  createCookieCodec,
+} from "./cookie_codec.ts";
+import { randomToken } from "../base/crypto.ts";
+import type { BlindWrite, Check, GroupCommitter } from "./group_commit.ts";
+import { createGroupReader } from "./group_read.ts";
+import { HttpError } from "../base/http_error.ts";
+import { KnownSessions, Remembered } from "./memory.ts";
+import { retrying } from "../base/kv_util.ts";
+import {
+  cookieMaxAge,
+  cookieName,
+  cookieValues,
+  HITS_KEY,
+  isAlive,
+  isSessionId,
+  isSessionRecord,
+  renewDue,
+  type Session,
+  sessionCookie,
+  sessionHandle,
+  type SessionRecord,
+  type SessionStore,
+} from "./session.ts";
+import { newRecord } from "./kv_store.ts";
+
+/** Marks the cookie session `handle` (SHA-256 hex of its sid) as ended. */
+export const cookieRevokedKey = (handle: string) =>
+  ["cookie_revoked", handle] as const;
+/** Epoch ms: this user's cookie sessions created before it are dead. */
+export const userValidAfterKey = (user: string) =>
+  ["user_valid_after", user] as const;
+
+/**
+ * Extra lifetime for revocation entries beyond the deadline they guard, so an
+ * instance whose clock runs a little behind still sees them.
+ */
+const CLOCK_SKEW_MS = 60_000;
+
+/** What the cookie carries (sealed). */
+export interface CookiePayload {
+  /** Random id naming this cookie session (crypto.randomUUID()); new on rotation. */
+  sid: string;
+  record: SessionRecord;
+  /** Visits counted so far (the current request is added when it counts). */
+  visits: number;
+}
+
+export interface CookieStoreOptions {
+  kv: Deno.Kv;
+  config: Config;
+  now: () => number;
+  committer: GroupCommitter;
+}
+
+function isPayload(value: unknown): value is CookiePayload {
+  const p = value as CookiePayload;
+  return typeof p === "object" && p !== null &&
+    typeof p.sid === "string" && isSessionId(p.sid) &&
+    Number.isSafeInteger(p.visits) && p.visits >= 0 &&
+    isSessionRecord(p.record);
+}
+
+/** When a cookie holding `record`, last seen at `lastSeenAt`, stops opening. */
+function expiryOf(record: SessionRecord, config: Config): number {
+  return Math.min(
+    record.lastSeenAt + config.idleTimeout * 1000,
+    record.createdAt + config.absoluteTimeout * 1000,
+  );
+}
+
+/**
+ * The write that ends the cookie session `handle` wherever a copy of it is.
+ * Every copy shares `createdAt` (it only changes with the sid), so none
+ * outlives the absolute deadline: the entry need not either.
+ */
+function revocation(
+  handle: string,
+  record: SessionRecord,
+  config: Config,
+  now: number,
+): BlindWrite {
+  const deadline = record.createdAt + config.absoluteTimeout * 1000;
+  return {
+    kind: "set",
+    key: cookieRevokedKey(handle),
+    value: now,
+    expireIn: Math.max(1000, deadline - now) + CLOCK_SKEW_MS,
+  };
+}
+
+/**
+ * "Log out everywhere": every cookie session of `user` created before `now`
+ * stops working (checked on each request of a logged-in cookie session).
+ * Rotate the current session afterwards to keep it: its new `createdAt` is
+ * `now`, which is not before `now`.
+ */
+export async function revokeUserCookieSessions(
+  kv: Deno.Kv,
+  user: string,
+  now: number,
+  absoluteTimeout = 400 * 86400,
+): Promise<void> {
+  await retrying(() =>
+    kv.set(userValidAfterKey(user), now, {
+      expireIn: absoluteTimeout * 1000 + CLOCK_SKEW_MS,
+    })
+  );
+}
+
+/**
+ * Ends one cookie session by its handle (e.g. from the admin API), until the
+ * longest possible lifetime has passed.
+ */
+export async function revokeCookieSession(
+  kv: Deno.Kv,
+  handle: string,
+  config: Config,
+  now: number,
+): Promise<void> {
+  await retrying(() =>
+    kv.set(cookieRevokedKey(handle), now, {
+      expireIn: config.absoluteTimeout * 1000 + CLOCK_SKEW_MS,
+    })
+  );
+}
+
+function sessionEnded(): HttpError {
+  return new HttpError(
+    409,
+    "Your session has ended; reload the page to start a new one",
+  );
+}
+
+function tooLarge(error: CookieTooLargeError): HttpError {
+  return new HttpError(
+    413,
+    `Your session has grown too large for a cookie (${error.size} bytes, ` +
+      `limit ${error.limit}); this change was not saved. ` +
+      `Remove some likes or start a quiz over to make room.`,
+  );
+}
+
+class CookieSession implements Session {
+  /** Changed since it was loaded: the cookie must be re-sealed. */
+  dirty = false;
+  destroyed = false;
+  /** KV writes to commit with this response (revocations, staged), only if it succeeds. */
+  readonly pending: BlindWrite[] = [];
+  /** Checks the staged writes depend on. */
+  readonly stagedChecks: Check[] = [];
+
+  constructor(
+    private readonly opts: CookieStoreOptions,
+    readonly secure: boolean,
+    public sid: string,
+    public handle: string,
+    public record: SessionRecord,
+    public isNew: boolean,
+    public visits: number,
+    /** Sealed under an older secret: re-issue under the primary one. */
+    readonly stale: boolean,
+    /** The client holds a cookie with this sid (so a copy may exist elsewhere). */
+    private issued: boolean,
+    /**
+     * Set when the revocation state was not read but taken from memory: what the commit
+     * must still find (no revocation of this cookie; the user's "valid after" unchanged).
+     */
+    readonly checks: Check[] = [],
+  ) {}
+
+  get fromMemory(): boolean {
+    return this.checks.length > 0;
+  }
+
+  update(
+    change: (record: SessionRecord) => SessionRecord,
+  ): Promise<SessionRecord> {
+    if (this.destroyed) return Promise.reject(sessionEnded());
+    try {
+      this.record = change(this.record);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.dirty = true;
+    return Promise.resolve(this.record);
+  }
+
+  rotate(
+    change: (record: SessionRecord) => SessionRecord = (r) => r,
+  ): Promise<void> {
+    try {
+      if (this.destroyed) throw sessionEnded();
+      const { config } = this.opts;
+      const now = this.opts.now();
+      const next = {
+        ...change(this.record),
+        createdAt: now,
+        lastSeenAt: now,
+        csrf: randomToken(),
+      };
+      // The cookie the client holds (and any copy of it) stops working once
+      // this response is sent: same effect as deleting the old KV session.
+      if (this.issued) {
+        this.pending.push(revocation(this.handle, this.record, config, now));
+      }
+      const sid = crypto.randomUUID();
+      this.handle = sessionHandle(sid);
+      this.sid = sid;
+      this.record = next;
+      this.issued = false;
+      this.dirty = true;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
+  }
+
+  stage(writes: BlindWrite[], checks: Check[] = []): void {
+    this.pending.push(...writes);
+    this.stagedChecks.push(...checks);
+  }
+
+  destroy(): Promise<void> {
+    if (this.issued && !this.destroyed) {
+      const { config } = this.opts;
+      this.pending.push(
+        revocation(this.handle, this.record, config, this.opts.now()),
+      );
+    }
+    this.destroyed = true;
+    return Promise.resolve();
+  }
+}
+
+/** A cookie that opened: authentic, alive, not yet checked against revocations. */
+interface Candidate {
+  payload: CookiePayload;
+  stale: boolean;
+  handle: string;
+}
+
+/**
+ * Sessions kept entirely in a sealed cookie. Async because the codec derives
+ * its keys (for the plain and the `__Host-` cookie name) up front.
+ * @throws when `config.secrets` is empty or a secret is too short.
+ */
+export async function createCookieSessionStore(
+  opts: CookieStoreOptions,
+): Promise<SessionStore> {
+  const { kv, config, now, committer } = opts;
+  // The cookie name is the codec's context, so a value cannot move between
+  // the plain and the `__Host-` cookie.
+  const [plain, hosted] = await Promise.all(
+    [false, true].map((secure) =>
+      createCookieCodec({
+        secrets: config.secrets,
+        context: cookieName(config, secure),
+      })
+    ),
+  );
+  const codecFor = (secure: boolean): CookieCodec => secure ? hosted : plain;
+  const reader = createGroupReader(kv);
+  // The hit counter and each user's "valid after" entry as last read: a GET can be served
+  // without a read, its commit checking that nothing was revoked meanwhile (as in kv mode).
+  const known = new KnownSessions();
+  const validAfters = new Remembered<
+    { value: unknown; versionstamp: string | null; at: number }
+  >();
+  const acceptedBy = (validAfter: unknown, record: SessionRecord) =>
+    // Anything but a number there (garbage from the admin API) fails closed.
+    validAfter === null ||
+    (typeof validAfter === "number" && record.createdAt >= validAfter);
+
+  /** The session an opened cookie carries, counting this request when `inc` is 1. */
+  function fromCookie(
+    { payload, stale, handle }: Candidate,
+    secure: boolean,
+    inc: number,
+    checks?: Check[],
+  ): CookieSession {
+    return new CookieSession(
+      opts,
+      secure,
+      payload.sid,
+      handle,
+      payload.record,
+      false,
+      payload.visits + inc,
+      stale,
+      true,
+      checks,
+    );
+  }
+
+  function newSession(t: number, secure: boolean, hits: number, inc: number) {
+    const sid = crypto.randomUUID();
+    const session = new CookieSession(
+      opts,
+      secure,
+      sid,
+      sessionHandle(sid),
+      // No user agent: it would only cost cookie bytes (kv mode keeps it
+      // for the admin listing, which has no cookie sessions to list).
+      newRecord(t, null),
+      true,
+      inc,
+      false,
+      false,
+    );
+    return { session, hits };
+  }
+
+  return {
+    forget() {
+      known.clear();
+      validAfters.clear();
+    },
+
+    async load(req, secure, counted = true, fromMemory = false) {
+      const inc = counted ? 1 : 0;
+      const t = now();
+      const codec = codecFor(secure);
+      const values = cookieValues(
+        req.headers.get("cookie"),
+        cookieName(config, secure),
+      );
+      const candidates: Candidate[] = [];
+      for (const value of values) {
+        const opened = await codec.open<unknown>(value, t);
+        if (
+          opened && isPayload(opened.payload) &&
+          isAlive(opened.payload.record, config, t)
+        ) {
+          candidates.push({
+            payload: opened.payload,
+            stale: opened.stale,
+            handle: sessionHandle(opened.payload.sid),
+          });
+        }
+      }
+      const knownHits = fromMemory ? known.hits(t) : undefined;
+      if (knownHits !== undefined && candidates.length === 1) {
+        const { payload, handle } = candidates[0];
+        const user = payload.record.user;
+        const va = user ? validAfters.get(user, t) : undefined;
+        if (!user || (va && acceptedBy(va.value, payload.record))) {
+          const checks: Check[] = [
+            { key: cookieRevokedKey(handle), versionstamp: null },
+          ];
+          if (user) {
+            checks.push({
+              key: userValidAfterKey(user),
+              versionstamp: va!.versionstamp,
+            });
+          }
+          return {
+            session: fromCookie(candidates[0], secure, inc, checks),
+            hits: knownHits + inc,
+          };
+        }
+      }
+      if (knownHits !== undefined && values.length === 0) {
+        return newSession(t, secure, knownHits + inc, inc);
+      }
+      // Everything this request needs from the store, in one read.
+      const keys: Deno.KvKey[] = [HITS_KEY];
+      const at = candidates.map(({ payload, handle }) => {
+        const revoked = keys.push(cookieRevokedKey(handle)) - 1;
+        const user = payload.record.user;
+        const validAfter = user ? keys.push(userValidAfterKey(user)) - 1 : -1;
+        return { revoked, validAfter };
+      });
+      return await known.read(
+        () => reader.getMany(keys),
+        t,
+        (entries, stored) => {
+          const hits = stored + inc;
+          for (let i = 0; i < candidates.length; i++) {
+            const { record } = candidates[i].payload;
+            if (record.user) {
+              const { value, versionstamp } = entries[at[i].validAfter];
+              validAfters.set(record.user, { value, versionstamp, at: t });
+              if (!acceptedBy(value, record)) continue;
+            }
+            if (entries[at[i].revoked].value !== null) continue;
+            return { session: fromCookie(candidates[i], secure, inc), hits };
+          }
+          return newSession(t, secure, hits, inc);
+        },
+      );
+    },
+
+    async finish(session, headers, count) {
+      const s = session as CookieSession;
+      const t = now();
+      let cookie: string | null = null;
+      if (s.destroyed) {
+        cookie = sessionCookie(config, s.secure, "", 0);
+      } else if (
+        count || s.dirty || s.isNew || s.stale || renewDue(s.record, config, t)
+      ) {
+        // Sealed before anything is committed: a 413 here leaves no trace,
+        // and the client keeps its previous cookie.
+        const record = { ...s.record, lastSeenAt: t };
+        const payload: CookiePayload = {
+          sid: s.sid,
+          record,
+          visits: s.visits,
+        };
+        let value: string;
+        try {
+          value = await codecFor(s.secure).seal(
+            payload,
+            expiryOf(record, config),
+          );
+        } catch (error) {
+          if (error instanceof CookieTooLargeError) throw tooLarge(error);
+          throw error;
+        }
+        cookie = sessionCookie(
+          config,
+          s.secure,
+          value,
+          cookieMaxAge(record, config, t),
+        );
+      }
+      const writes = [...s.pending];
+      if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
+      const versionstamp = await committer.write(writes, [
+        ...s.checks,
+        ...s.stagedChecks,
+      ]);
+      if (count && versionstamp) {
+        known.landed({ versionstamp, hit: true, handle: null });
+      }
+      if (cookie) headers.append("Set-Cookie", cookie);
+    },
+  };
+}

@@ -1,0 +1,487 @@
+import type { Config } from "../base/config.ts";
+import { randomToken } from "../base/crypto.ts";
+import {
+  type BlindWrite,
+  type Check,
+  type GroupCommitter,
+  StaleRead,
+} from "./group_commit.ts";
+import { createGroupReader } from "./group_read.ts";
+import { HttpError } from "../base/http_error.ts";
+import { KnownSessions } from "./memory.ts";
+import { counterValue, updateWithCheck } from "../base/kv_util.ts";
+import {
+  cookieMaxAge,
+  cookieName,
+  cookieValues,
+  handleOfSessionId,
+  HITS_KEY,
+  isAlive,
+  isSessionRecord,
+  renewDue,
+  type Session,
+  sessionCookie,
+  sessionHandle,
+  type SessionRecord,
+  type SessionStore,
+} from "./session.ts";
+
+export const sessionKey = (handle: string) => ["sessions", handle] as const;
+/**
+ * Kept beside the session so visits can be counted with blind `sum`s (from the second
+ * visit on: the first is in the record, `visitsAtStart`); deleted with it.
+ */
+export const visitsKey = (handle: string) => ["visits", handle] as const;
+/** Per-user index of live sessions, written in the same commits as the sessions. */
+export const userSessionKey = (user: string, handle: string) =>
+  ["user_sessions", user, handle] as const;
+
+export interface UserSessionEntry {
+  createdAt: number;
+  lastSeenAt: number;
+  userAgent?: string;
+}
+
+export interface StoreOptions {
+  kv: Deno.Kv;
+  config: Config;
+  now: () => number;
+  committer: GroupCommitter;
+}
+
+interface KvSessionOptions extends StoreOptions {
+  known: KnownSessions;
+}
+
+/** A fresh, unsaved record. */
+export function newRecord(
+  now: number,
+  userAgent?: string | null,
+): SessionRecord {
+  return {
+    createdAt: now,
+    lastSeenAt: now,
+    user: null,
+    csrf: randomToken(),
+    userAgent: userAgent?.slice(0, 200) || undefined,
+    data: {},
+  };
+}
+
+type SetWrite = Extract<BlindWrite, { kind: "set" }>;
+
+/** The writes that store `record` under `handle`: the session and its user-index entry. */
+export function sessionSets(
+  handle: string,
+  record: SessionRecord,
+  config: Config,
+  now: number,
+): SetWrite[] {
+  const expireIn = Math.max(1, cookieMaxAge(record, config, now)) * 1000;
+  const sets: SetWrite[] = [{
+    kind: "set",
+    key: sessionKey(handle),
+    value: record,
+    expireIn,
+  }];
+  if (record.user) {
+    const entry: UserSessionEntry = {
+      createdAt: record.createdAt,
+      lastSeenAt: record.lastSeenAt,
+      userAgent: record.userAgent,
+    };
+    sets.push({
+      kind: "set",
+      key: userSessionKey(record.user, handle),
+      value: entry,
+      expireIn,
+    });
+  }
+  return sets;
+}
+
+/** The deletes that end the session `handle` (with its counter and index entry). */
+export function sessionDeletes(
+  handle: string,
+  user: string | null,
+): BlindWrite[] {
+  const deletes: BlindWrite[] = [
+    { kind: "delete", key: sessionKey(handle) },
+    { kind: "delete", key: visitsKey(handle) },
+  ];
+  if (user) deletes.push({ kind: "delete", key: userSessionKey(user, handle) });
+  return deletes;
+}
+
+/** Adds the deletes that end the session `handle` (with its counter and index entry). */
+export function dropSession(
+  atomic: Deno.AtomicOperation,
+  handle: string,
+  user: string | null,
+): Deno.AtomicOperation {
+  for (const w of sessionDeletes(handle, user)) atomic.delete(w.key);
+  return atomic;
+}
+
+/**
+ * Ends the stored session `handle` atomically. Returns false when there was none.
+ * Used by logout, "forget me", the admin API and "log out everywhere".
+ */
+export async function endSession(
+  kv: Deno.Kv,
+  handle: string,
+): Promise<boolean> {
+  let existed = false;
+  await updateWithCheck<SessionRecord>(
+    kv,
+    sessionKey(handle),
+    (entry, atomic) => {
+      existed = entry.value !== null;
+      if (!existed) return null;
+      const user = isSessionRecord(entry.value) ? entry.value.user : null;
+      return dropSession(atomic, handle, user);
+    },
+  );
+  return existed;
+}
+
+function sessionEnded(): HttpError {
+  return new HttpError(
+    409,
+    "Your session has ended; reload the page to start a new one",
+  );
+}
+
+/** A stored session this request replaced (rotation): deleted in the request's commit. */
+interface Retired {
+  handle: string;
+  user: string | null;
+  /** The versionstamps read of its record and of its visit counter (null: no row). */
+  versionstamp: string;
+  visitsVersionstamp: string | null;
+}
+
+/**
+ * One request's session in kv mode. Nothing it does is written until `finish`: its change
+ * to the record, a rotation or an end, the writes `stage`d by the request's handler and the
+ * counts all go into one group commit, checked against what the request read, so a request
+ * either lands whole or not at all (StaleRead: it runs again from a fresh read).
+ */
+class KvSession implements Session {
+  /** The record changed: it is written, checked against `versionstamp`. */
+  dirty = false;
+  destroyed = false;
+  /** Set by the first rotation of a stored session. */
+  retired: Retired | null = null;
+  /** The handler's own writes and checks, by key (the last write of a key wins). */
+  readonly staged = new Map<string, BlindWrite>();
+  readonly stagedChecks = new Map<string, Check>();
+
+  constructor(
+    private readonly opts: KvSessionOptions,
+    readonly secure: boolean,
+    private id: string,
+    public handle: string,
+    public record: SessionRecord,
+    public isNew: boolean,
+    public visits: number,
+    /** The stored entry's versionstamp as loaded (null while new). */
+    public versionstamp: string | null = null,
+    /** `record` came from memory, unconfirmed: the commit must check `versionstamp`. */
+    public fromMemory = false,
+    /** The visit counter's versionstamp in the read (null: no counter row). */
+    public visitsVersionstamp: string | null = null,
+  ) {
+    this.loadedUser = record.user;
+  }
+
+  /** Whose index entry the stored session has (a rotation may change `record.user`). */
+  readonly loadedUser: string | null;
+
+  /** The record is not in the store under `handle` yet: new, or just rotated. */
+  get unstored(): boolean {
+    return this.isNew || this.retired !== null;
+  }
+
+  update(
+    change: (record: SessionRecord) => SessionRecord,
+  ): Promise<SessionRecord> {
+    try {
+      if (this.destroyed) throw sessionEnded();
+      this.record = change(this.record);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.unstored) this.dirty = true;
+    return Promise.resolve(this.record);
+  }
+
+  rotate(
+    change: (record: SessionRecord) => SessionRecord = (r) => r,
+  ): Promise<void> {
+    try {
+      if (this.destroyed) throw sessionEnded();
+      const now = this.opts.now();
+      this.record = {
+        ...change(this.record),
+        createdAt: now,
+        lastSeenAt: now,
+        csrf: randomToken(),
+      };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.unstored) {
+      this.retired = {
+        handle: this.handle,
+        user: this.loadedUser,
+        versionstamp: this.versionstamp!,
+        visitsVersionstamp: this.visitsVersionstamp,
+      };
+    }
+    this.dirty = false;
+    this.id = crypto.randomUUID();
+    this.handle = sessionHandle(this.id);
+    return Promise.resolve();
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed = true;
+    return Promise.resolve();
+  }
+
+  stage(writes: BlindWrite[], checks: Check[] = []): void {
+    for (const w of writes) {
+      this.staged.set(
+        w.kind === "sum" ? `${this.staged.size}` : JSON.stringify(w.key),
+        w,
+      );
+    }
+    for (const c of checks) {
+      const id = JSON.stringify(c.key);
+      if (!this.stagedChecks.has(id)) this.stagedChecks.set(id, c);
+    }
+  }
+
+  /** What the request's one commit writes and checks, at `now`, counting it when `count`. */
+  commitOf(now: number, count: boolean): {
+    writes: BlindWrite[];
+    checks: Check[];
+  } {
+    const { config } = this.opts;
+    const writes: BlindWrite[] = [];
+    const checks: Check[] = [...this.stagedChecks.values()];
+    if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
+    const retired = this.retired;
+    if (retired) {
+      // Checked, so a visit counted meanwhile makes the request run again instead of
+      // being lost: the count moves exactly as stored, into the new record.
+      writes.push(...sessionDeletes(retired.handle, retired.user));
+      checks.push(
+        { key: sessionKey(retired.handle), versionstamp: retired.versionstamp },
+        {
+          key: visitsKey(retired.handle),
+          versionstamp: retired.visitsVersionstamp,
+        },
+      );
+    } else if (this.destroyed && !this.isNew) {
+      writes.push(...sessionDeletes(this.handle, this.loadedUser));
+    }
+    if (!this.destroyed) {
+      if (this.unstored) {
+        // Its visits so far are in the record: no counter row until the next visit.
+        this.record = { ...this.record, visitsAtStart: this.visits };
+        writes.push(...sessionSets(this.handle, this.record, config, now));
+      } else {
+        if (this.dirty || renewDue(this.record, config, now)) {
+          this.dirty = true;
+          this.record = { ...this.record, lastSeenAt: now };
+          writes.push(...sessionSets(this.handle, this.record, config, now));
+        }
+        if (this.dirty || this.fromMemory) {
+          checks.push({
+            key: sessionKey(this.handle),
+            versionstamp: this.versionstamp,
+          });
+        }
+        if (count) {
+          writes.push({ kind: "sum", key: visitsKey(this.handle), n: 1n });
+        }
+      }
+    }
+    writes.push(...this.staged.values());
+    return { writes, checks };
+  }
+
+  /** The Set-Cookie header for this response, if the cookie changed. */
+  setCookie(now: number): string | null {
+    const { config } = this.opts;
+    if (this.destroyed) return sessionCookie(config, this.secure, "", 0);
+    if (this.unstored || this.dirty) {
+      return sessionCookie(
+        config,
+        this.secure,
+        this.id,
+        cookieMaxAge(this.record, config, now),
+      );
+    }
+    return null;
+  }
+}
+
+/**
+ * Server-side sessions in Deno KV, keyed by the SHA-256 handle of a UUID v4 cookie.
+ *
+ * A safe request (`fromMemory`) of a session this process read or wrote less than a second
+ * ago is served from that memory, without reading the store: its group commit then checks
+ * that the stored session still has the versionstamp remembered, so a session that was
+ * ended, rotated or changed meanwhile (by any process) fails the check, nothing is written,
+ * and the request runs again from a fresh read. Visit counters are not checked: blind sums
+ * stay exact, and the count shown may lag other processes' counts by at most that second.
+ */
+export function createKvSessionStore(opts: StoreOptions): SessionStore {
+  const { kv, config, now, committer } = opts;
+  const reader = createGroupReader(kv);
+  const known = new KnownSessions();
+  const sessionOpts: KvSessionOptions = { ...opts, known };
+
+  return {
+    async load(req, secure, counted = true, fromMemory = false) {
+      const inc = counted ? 1 : 0;
+      const t = now();
+      const ids: string[] = [];
+      const handles: string[] = [];
+      for (
+        const value of cookieValues(
+          req.headers.get("cookie"),
+          cookieName(config, secure),
+        )
+      ) {
+        const handle = handleOfSessionId(value);
+        if (handle === undefined) continue;
+        ids.push(value);
+        handles.push(handle);
+      }
+      const fresh = (hits: number) => {
+        const id = crypto.randomUUID();
+        const record = newRecord(t, req.headers.get("user-agent"));
+        const session = new KvSession(
+          sessionOpts,
+          secure,
+          id,
+          sessionHandle(id),
+          record,
+          true,
+          inc,
+        );
+        return { session, hits };
+      };
+      // A first visit (no id) has nothing to read but the hit counter: from memory if known.
+      const knownHits = fromMemory ? known.hits(t) : undefined;
+      if (handles.length === 0 && knownHits !== undefined) {
+        return fresh(knownHits + inc);
+      }
+      if (fromMemory && handles.length === 1) {
+        const k = known.session(handles[0], t);
+        const hits = k && isAlive(k.record, config, t) ? knownHits : undefined;
+        if (k && hits !== undefined) {
+          return {
+            session: new KvSession(
+              sessionOpts,
+              secure,
+              ids[0],
+              handles[0],
+              k.record,
+              false,
+              k.visits + inc,
+              k.versionstamp,
+              true,
+              k.visitsVersionstamp,
+            ),
+            hits: hits + inc,
+          };
+        }
+      }
+      // Everything this request needs from the store, in one read.
+      const keys: Deno.KvKey[] = [
+        HITS_KEY,
+        ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
+      ];
+      return await known.read(
+        () => reader.getMany(keys),
+        t,
+        (entries, stored, landed) => {
+          const hits = stored + inc;
+          for (let i = 0; i < ids.length; i++) {
+            const { value: record, versionstamp } = entries[1 + 2 * i];
+            if (!isSessionRecord(record) || !isAlive(record, config, t)) {
+              continue;
+            }
+            const counted = entries[2 + 2 * i];
+            const visits = known.remember(handles[i], {
+              record,
+              versionstamp: versionstamp!,
+              visits: (record.visitsAtStart ?? 0) +
+                counterValue(counted.value),
+              visitsVersionstamp: counted.versionstamp,
+              at: t,
+            }, landed);
+            return {
+              session: new KvSession(
+                sessionOpts,
+                secure,
+                ids[i],
+                handles[i],
+                record,
+                false,
+                visits + inc,
+                versionstamp,
+                false,
+                counted.versionstamp,
+              ),
+              hits,
+            };
+          }
+          return fresh(hits);
+        },
+      );
+    },
+
+    forget: () => known.clear(),
+
+    async finish(session, headers, count) {
+      const s = session as KvSession;
+      const t = now();
+      const { writes, checks } = s.commitOf(t, count);
+      let versionstamp;
+      try {
+        versionstamp = await committer.write(writes, checks);
+      } catch (error) {
+        if (error instanceof StaleRead) known.forget(s.handle);
+        throw error;
+      }
+      // What is remembered counts only what has landed.
+      if (s.destroyed || s.dirty) known.forget(s.handle);
+      if (s.retired) known.forget(s.retired.handle);
+      if (s.unstored && !s.destroyed && versionstamp) {
+        known.remember(s.handle, {
+          record: s.record,
+          versionstamp,
+          visits: s.visits,
+          visitsVersionstamp: null,
+          at: t,
+        });
+      }
+      if (count && versionstamp) {
+        known.landed({
+          versionstamp,
+          hit: true,
+          // A new or rotated session's visits are in the record just remembered.
+          handle: s.unstored || s.destroyed ? null : s.handle,
+        });
+      }
+      const cookie = s.setCookie(t);
+      if (cookie) headers.append("Set-Cookie", cookie);
+    },
+  };
+}
