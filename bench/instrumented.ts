@@ -7,11 +7,18 @@
  * committer is captured through `createApp`'s `store` option so its `stats()` (batch sizes)
  * can be read from outside. Nothing in lib/ or routes/ is changed.
  *
- *   PORT=8004 KV_PATH=/tmp/x.sqlite3 deno run -A bench/instrumented.ts
+ * `BENCH_STORE_LIMITS` picks the limits the app is told its store has: `local` (the
+ * default, local SQLite's) or `remote` (KV Connect's and Deno Deploy's: 10 checks per
+ * atomic). Either way the store is also wrapped in a limits proxy that refuses, and counts,
+ * any call over those limits, so a batch that a stricter backend would refuse shows up
+ * even on a local file.
+ *
+ *   PORT=8004 KV_PATH=/tmp/x.sqlite3 [BENCH_STORE_LIMITS=remote] deno run -A bench/instrumented.ts
  *
  * Besides the app's routes it answers:
- *   GET  /__bench/stats          what the store was asked since the last reset, and the
- *                                committer's cumulative stats
+ *   GET  /__bench/stats          what the store was asked since the last reset, the
+ *                                committer's cumulative stats, the limits in use and how
+ *                                many calls the limits proxy refused since the start
  *   POST /__bench/reset          zeroes the counts (not the committer's stats)
  *   GET  /__bench/session-bytes  with the request's session cookie: that session's keys in
  *                                the store with the size of each key and value
@@ -20,6 +27,11 @@ import { serialize } from "node:v8";
 import { type App, createApp } from "../lib/server/app.ts";
 import { loadConfig, readEnv } from "../lib/base/config.ts";
 import type { GroupCommitter } from "../lib/sessions/group_commit.ts";
+import {
+  LOCAL_LIMITS,
+  REMOTE_LIMITS,
+  type StoreLimits,
+} from "../lib/base/store_limits.ts";
 import { sha256Hex } from "../lib/base/crypto.ts";
 import { cookieValues, type SessionStore } from "../lib/sessions/session.ts";
 import { createCookieSessionStore } from "../lib/sessions/cookie_store.ts";
@@ -31,6 +43,7 @@ import {
 } from "../lib/sessions/kv_store.ts";
 import { userKey } from "../lib/accounts/users.ts";
 import { openKv } from "../main.ts";
+import { limitedKv } from "../tests/support/limited_kv.ts";
 
 export interface StoreCounts {
   get: number;
@@ -49,11 +62,14 @@ export interface StoreCounts {
   /** Mutations in all commits, by kind (`set`, `delete`, `sum`, `max`, `min`, `enqueue`). */
   mutations: Record<string, number>;
   checks: number;
+  /** The most checks one commit carried. */
+  largestChecks: number;
   /** How many commits had 1, 2-3, 4-7, ... mutations. */
   mutationsPerCommit: Record<string, number>;
 }
 
-const emptyCounts = (): StoreCounts => ({
+/** Counts of nothing asked yet. */
+export const emptyCounts = (): StoreCounts => ({
   get: 0,
   getMany: 0,
   getManyKeys: 0,
@@ -65,6 +81,7 @@ const emptyCounts = (): StoreCounts => ({
   conflicts: 0,
   mutations: {},
   checks: 0,
+  largestChecks: 0,
   mutationsPerCommit: {},
 });
 
@@ -103,6 +120,7 @@ export function countingKv(real: Deno.Kv) {
           if (name === "commit") {
             counts.commits++;
             counts.checks += checks;
+            counts.largestChecks = Math.max(counts.largestChecks, checks);
             for (const k of kinds) {
               counts.mutations[k] = (counts.mutations[k] ?? 0) + 1;
             }
@@ -201,14 +219,47 @@ export function valueBytes(value: unknown): number {
   return serialize(value).length;
 }
 
+/** The backends whose limits the instrumented app can be run under. */
+export const STORE_LIMITS = {
+  local: LOCAL_LIMITS,
+  remote: REMOTE_LIMITS,
+} satisfies Record<string, Readonly<StoreLimits>>;
+
+export type StoreLimitsName = keyof typeof STORE_LIMITS;
+
+/** `BENCH_STORE_LIMITS` as a name of STORE_LIMITS (unset or empty: local). */
+export function storeLimitsName(raw: string | undefined): StoreLimitsName {
+  if (!raw) return "local";
+  if (!Object.hasOwn(STORE_LIMITS, raw)) {
+    throw new Error(
+      `BENCH_STORE_LIMITS must be ${
+        Object.keys(STORE_LIMITS).join(" or ")
+      }, got "${raw}"`,
+    );
+  }
+  return raw as StoreLimitsName;
+}
+
+/**
+ * The KV the instrumented app is given: the counting Proxy (what the app asks, refused calls
+ * included) around the limits proxy (which refuses what `limits` do not allow) around `real`.
+ */
+export function instrumentedKv(real: Deno.Kv, limits: StoreLimits) {
+  const limited = limitedKv(real, limits);
+  return { ...countingKv(limited.kv), refused: limited.refused };
+}
+
 if (import.meta.main) {
   const config = loadConfig(readEnv());
+  const limitsName = storeLimitsName(Deno.env.get("BENCH_STORE_LIMITS"));
+  const limits = STORE_LIMITS[limitsName];
   const real = await openKv(config.kvPath);
-  const counting = countingKv(real);
+  const counting = instrumentedKv(real, limits);
   let committer: GroupCommitter | undefined;
   const app: App = await createApp({
     config,
     kv: counting.kv,
+    limits,
     log: () => {},
     store: (deps): SessionStore => {
       committer = deps.committer;
@@ -270,6 +321,8 @@ if (import.meta.main) {
       return Response.json({
         counts: counting.counts(),
         committer: committer?.stats() ?? null,
+        limits: limitsName,
+        refused: counting.refused(),
       });
     }
     if (path === "/__bench/reset") {

@@ -13,10 +13,12 @@
 --                     of all its lines have been read, then stops itself; done() reports
 --                     how many threads ran out.
 --
--- wrk has no per-connection hook, so "one session per connection" is approximated: thread t
--- takes the ids whose index is t modulo the thread count and sends them round-robin. With
--- as many ids as connections, each id then has about one request in flight at a time, like
--- 50 browsers each waiting for its own page. The requests are built once, in init().
+-- wrk has no per-connection hook, so the visitors are spread over the connections: thread t
+-- takes the ids whose index is t modulo the thread count and sends them round-robin over
+-- its connections (bench.ts writes --visitors ids, 200 by default, for 50 connections). An
+-- id comes back only after every other id of its thread, so with more ids than connections
+-- each has about one request in flight at most, like that many browsers each waiting for
+-- its own page. The requests are built once, in init().
 --
 -- With BENCH_REQUESTS, response() sorts the answers: 2xx, 409 and any other status are
 -- counted apart (wrk's own count puts every status >= 400 together), and filler responses

@@ -1,18 +1,30 @@
 /**
  * The parts of `deno task bench` (bench/bench.ts) that need no load generator: the store
- * counting of bench/instrumented.ts, the KV operations per route it reports, the
- * lost-update check against the real server, and how the report replaces its block in
+ * counting of bench/instrumented.ts and the store limits it enforces, the KV operations per
+ * route it reports, the lost-update check against the real server, the options, the
+ * group-commit section of the report and how the report replaces its block in
  * docs/BENCHMARKS.md. (The wrk runs themselves are exercised by `deno task bench --quick`.)
  */
 import assert from "node:assert/strict";
 import {
+  batchReport,
+  type BatchRun,
   kvOpsByRoute,
   lostUpdates,
+  parseOptions,
   startServer,
   stopAll,
   withReport,
 } from "../bench/bench.ts";
-import { countingKv, keyBytes, valueBytes } from "../bench/instrumented.ts";
+import {
+  countingKv,
+  emptyCounts,
+  instrumentedKv,
+  keyBytes,
+  storeLimitsName,
+  valueBytes,
+} from "../bench/instrumented.ts";
+import { REMOTE_LIMITS } from "../lib/base/store_limits.ts";
 
 Deno.test("the report replaces only the block between its markers", () => {
   const begin =
@@ -123,6 +135,130 @@ Deno.test({
       assert.equal(lost.ok, 50);
       assert.equal(lost.visitsGained, 50);
       assert.equal(lost.hitsGained, 50);
+    } finally {
+      await stopAll();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test("returning visitors are 200 sessions unless --visitors says otherwise", () => {
+  const visitors = (args: string[]) => {
+    const opts = parseOptions(args);
+    assert.ok(opts !== "help");
+    return opts.visitors;
+  };
+  assert.equal(visitors([]), 200);
+  assert.equal(visitors(["--visitors", "500"]), 500);
+  // bench/wrk.lua needs at least one session per thread.
+  assert.throws(() => parseOptions(["--visitors", "1"]), /--visitors/);
+  assert.throws(() => parseOptions(["--visitors", "x"]), /--visitors/);
+});
+
+Deno.test("the instrumented store refuses and counts what KV Connect's limits refuse", async () => {
+  const real = await Deno.openKv(":memory:");
+  try {
+    const { kv, counts, refused } = instrumentedKv(real, REMOTE_LIMITS);
+    const entries = await real.getMany(
+      Array.from({ length: 10 }, (_, i) => [String(i)]),
+    );
+    const atomic = (checks: number) => {
+      const op = kv.atomic();
+      for (let i = 0; i < checks; i++) op.check(entries[i % 10]);
+      return op.set(["x"], checks);
+    };
+    assert.ok((await atomic(10).commit()).ok);
+    await assert.rejects(() => atomic(11).commit(), TypeError);
+    await assert.rejects(
+      () => kv.getMany(Array.from({ length: 11 }, (_, i) => [String(i)])),
+      TypeError,
+    );
+    assert.equal(refused(), 2);
+    // The counting sees what the app asked, refused calls included.
+    assert.equal(counts().commits, 2);
+    assert.equal(counts().largestChecks, 11);
+    assert.equal((await real.get(["x"])).value, 10);
+  } finally {
+    real.close();
+  }
+});
+
+Deno.test("BENCH_STORE_LIMITS names local or remote limits, local when unset", () => {
+  assert.equal(storeLimitsName(undefined), "local");
+  assert.equal(storeLimitsName(""), "local");
+  assert.equal(storeLimitsName("remote"), "remote");
+  assert.throws(() => storeLimitsName("deploy"), /BENCH_STORE_LIMITS/);
+});
+
+Deno.test("the group-commit report shows each store's limits, commits per second and refusals", () => {
+  const run = (over: Partial<BatchRun>): BatchRun => ({
+    limits: "local",
+    label: "returning visitor `GET /`",
+    requests: 10_000,
+    rps: 5_000,
+    counts: emptyCounts(),
+    batchSizes: { "8-15": 500 },
+    commits: 1_000,
+    commitsPerSecond: 500,
+    largestBatch: 12,
+    non2xx: 0,
+    sockets: 0,
+    refused: 0,
+    ...over,
+  });
+  const text = batchReport({ threads: 2, connections: 50, visitors: 200 }, [
+    run({}),
+    run({ limits: "remote", commitsPerSecond: 800, refused: 3 }),
+  ], 5).join("\n");
+  assert.match(
+    text,
+    /\| store limits \| load \| req\/s \(2xx\) \| commits\/s \|/,
+  );
+  assert.match(
+    text,
+    /\| local SQLite \| returning visitor `GET \/` \| 5,000 \| 500 \| 10\.0 \| 8-15: 500 \| 12 \|/,
+  );
+  assert.match(
+    text,
+    /\| KV Connect \/ Deno Deploy \| returning visitor `GET \/` \| 5,000 \| 800 \|/,
+  );
+  assert.match(text, /200 sessions round-robin/);
+  assert.match(text, /10 checks and 1,000 mutations per atomic/);
+  assert.match(
+    text,
+    /local SQLite's limits: 0 calls refused by the limits proxy \(must be 0\), 0 non-2xx .*✓/,
+  );
+  assert.match(text, /KV Connect \/ Deno Deploy's limits: 3 calls refused .*✗/);
+});
+
+Deno.test({
+  name:
+    "the instrumented app under KV Connect's limits batches concurrent visits without a refused call",
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "mcq-bench-test-" });
+    try {
+      const server = await startServer("instrumented", tmp, "remote", {
+        KV_PATH: "{tmp}/{tag}.kv.sqlite3",
+        BENCH_STORE_LIMITS: "remote",
+      });
+      const visit = async (cookie?: string) => {
+        const res = await fetch(`${server.url}/`, {
+          headers: cookie ? { cookie: `sessionId=${cookie}` } : {},
+        });
+        await res.body?.cancel();
+        assert.equal(res.status, 200);
+        return res.headers.getSetCookie()[0]?.split(";")[0].split("=")[1];
+      };
+      const ids = await Promise.all(Array.from({ length: 60 }, () => visit()));
+      // Each returning visit's commit checks its session: 60 at once is more than 10 checks.
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(ids.map((id) => visit(id)));
+      }
+      const stats = await (await fetch(`${server.url}/__bench/stats`)).json();
+      assert.equal(stats.limits, "remote");
+      assert.equal(stats.refused, 0);
+      assert.ok(stats.counts.largestChecks <= 10, JSON.stringify(stats.counts));
+      assert.ok(stats.counts.largestChecks >= 1);
     } finally {
       await stopAll();
       await Deno.remove(tmp, { recursive: true });
