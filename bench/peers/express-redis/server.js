@@ -9,14 +9,14 @@
 // of one session each write their own copy and the last one wins (bench.ts counts how
 // many visits that loses). How durable Redis is depends on its appendfsync setting, which
 // the bench chooses.
-import { RedisStore } from "connect-redis";
-import express from "express";
-import session from "express-session";
-import { createClient } from "redis";
+"use strict";
+const { RedisStore } = require("connect-redis");
+const express = require("express");
+const session = require("express-session");
+const { createClient } = require("redis");
 
 const redis = createClient({ url: process.env.REDIS_URL });
 redis.on("error", (error) => console.error("redis:", error.message));
-await redis.connect();
 
 const app = express();
 app.use(session({
@@ -39,6 +39,11 @@ app.get("/", async (req, res) => {
 });
 
 const port = Number(process.env.PORT || 8004);
-app.listen(port, process.env.HOST || "127.0.0.1", () => {
-  console.log(`express-redis peer listening on ${port}`);
+redis.connect().then(() => {
+  app.listen(port, process.env.HOST || "127.0.0.1", () => {
+    console.log(`express-redis peer listening on ${port}`);
+  });
+}, (error) => {
+  console.error("redis:", error.message);
+  process.exit(1);
 });

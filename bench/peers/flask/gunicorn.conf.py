@@ -17,3 +17,4 @@ worker_class = "gthread"
 threads = 4
 keepalive = 5
 accesslog = None
+graceful_timeout = 3  # the bench stops it with SIGTERM and waits 5 s

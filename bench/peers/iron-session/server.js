@@ -9,8 +9,9 @@
 // only): there is no store to count them in, unlike mcq-edge's cookie mode, which keeps
 // them in KV. Concurrent requests with one cookie each start from the same visit count,
 // so all but one of their visits are lost, by design of a cookie session.
-import { createServer } from "node:http";
-import { getIronSession } from "iron-session";
+"use strict";
+const { createServer } = require("node:http");
+const { getIronSession } = require("iron-session");
 
 const options = {
   cookieName: "sessionId",
