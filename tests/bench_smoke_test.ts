@@ -265,3 +265,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "the Hono peer on Deno KV counts every visit and hit of one cookie's concurrent requests",
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "mcq-bench-test-" });
+    try {
+      const hono = await startServer("hono", tmp);
+      const lost = await lostUpdates(hono, 30);
+      assert.equal(lost.ok, 30);
+      assert.equal(lost.visitsGained, 30);
+      assert.equal(lost.hitsGained, 30);
+    } finally {
+      await stopAll();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+const hasRedis = await new Deno.Command("redis-server", {
+  args: ["--version"],
+  stdout: "null",
+}).output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "the Express + connect-redis peer counts every hit through its own Redis, which stops with it",
+  ignore: !hasRedis,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "mcq-bench-test-" });
+    try {
+      const peer = await startServer("express-redis-always", tmp);
+      const lost = await lostUpdates(peer, 30);
+      assert.equal(lost.ok, 30);
+      assert.equal(lost.hitsGained, 30);
+      // Whole-session saves: concurrent visits of one session overwrite each other.
+      assert.ok(lost.visitsGained < 30);
+      assert.ok(peer.redis, "no Redis was started");
+      const pid = peer.redis.pid;
+      await stopAll();
+      await assert.rejects(Deno.stat(`/proc/${pid}`), Deno.errors.NotFound);
+    } finally {
+      await stopAll();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
