@@ -4,7 +4,7 @@
  * The same `createApp` as main.ts, on a real KV file, but the KV handed to the app is a
  * Proxy that counts what the app asks of the store (`get`, `getMany`, `list`, single `set`
  * and `delete`, and each `atomic().commit()` with its mutations and checks), and the group
- * committer is captured through `createApp`'s `store` option so its `stats()` (batch sizes)
+ * committer's `stats()` (batch sizes), from the app's sessions (`commitStats()`),
  * can be read from outside. Nothing in lib/ or routes/ is changed.
  *
  * `BENCH_STORE_LIMITS` picks the limits the app is told its store has: `local` (the
@@ -26,23 +26,22 @@
 import { serialize } from "node:v8";
 import { type App, createApp } from "../lib/server/app.ts";
 import { loadConfig, readEnv } from "../lib/base/config.ts";
-import type { GroupCommitter } from "../lib/sessions/group_commit.ts";
 import {
   LOCAL_LIMITS,
   REMOTE_LIMITS,
   type StoreLimits,
 } from "../lib/base/store_limits.ts";
 import { sha256Hex } from "../lib/base/crypto.ts";
-import { cookieValues, type SessionStore } from "../lib/sessions/session.ts";
-import { createCookieSessionStore } from "../lib/sessions/cookie_store.ts";
+import { cookieValues } from "../lib/sessions/session.ts";
 import {
-  createKvSessionStore,
   sessionKey,
   userSessionKey,
   visitsKey,
 } from "../lib/sessions/kv_store.ts";
-import { userKey } from "../lib/accounts/users.ts";
-import { openKv } from "../main.ts";
+import { userKey } from "../lib/accounts/records.ts";
+import { openKv } from "../lib/server/serve.ts";
+import { routes } from "../routes/_table.ts";
+import { loadBank } from "../data/quizzes/index.ts";
 import { limitedKv } from "../tests/support/limited_kv.ts";
 
 export interface StoreCounts {
@@ -255,28 +254,13 @@ if (import.meta.main) {
   const limits = STORE_LIMITS[limitsName];
   const real = await openKv(config.kvPath);
   const counting = instrumentedKv(real, limits);
-  let committer: GroupCommitter | undefined;
   const app: App = await createApp({
     config,
     kv: counting.kv,
     limits,
     log: () => {},
-    store: (deps): SessionStore => {
-      committer = deps.committer;
-      const opts = {
-        kv: deps.kv,
-        config,
-        now: deps.now,
-        committer: deps.committer,
-      };
-      if (config.mode === "kv") return createKvSessionStore(opts);
-      // The cookie store is made asynchronously (it derives keys first).
-      const store = createCookieSessionStore(opts);
-      return {
-        load: async (...args) => (await store).load(...args),
-        finish: async (...args) => (await store).finish(...args),
-      };
-    },
+    routes,
+    bank: loadBank(),
   });
 
   const sessionBytes = async (req: Request) => {
@@ -320,7 +304,7 @@ if (import.meta.main) {
     if (path === "/__bench/stats") {
       return Response.json({
         counts: counting.counts(),
-        committer: committer?.stats() ?? null,
+        committer: app.services.sessions.commitStats() ?? null,
         limits: limitsName,
         refused: counting.refused(),
       });

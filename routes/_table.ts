@@ -1,4 +1,4 @@
-import type { Route } from "../lib/server/router.ts";
+import type { Route } from "../lib/server/context.ts";
 import * as index from "./index.tsx";
 import * as forget from "./forget.ts";
 import * as healthz from "./healthz.ts";
@@ -26,34 +26,47 @@ import * as adminKvKey from "./admin/kv_key.ts";
 import * as adminSessions from "./admin/sessions.ts";
 import * as adminSession from "./admin/session.ts";
 
+// Each route's policy: its session (counted, uncounted, none), how its errors are answered
+// (a page or JSON), and which admin guard applies.
+const PAGE = { session: "counted", errors: "html", admin: "none" } as const;
+const API = { session: "counted", errors: "json", admin: "none" } as const;
+const PLAIN = { session: "none", errors: "json", admin: "none" } as const;
+const STATIC = { session: "none", errors: "html", admin: "none" } as const;
+const ADMIN_PAGE = {
+  session: "uncounted",
+  errors: "html",
+  admin: "session",
+} as const;
+const ADMIN_API = { session: "none", errors: "json", admin: "bearer" } as const;
+
 /** The whole route table, explicit so the same code runs on an edge platform. */
 export const routes: Route[] = [
-  { path: "/", module: index, kind: "page" },
-  { path: "/forget", module: forget, kind: "page" },
-  { path: "/healthz", module: healthz, kind: "plain" },
-  { path: "/api/me", module: apiMe, kind: "api" },
-  { path: "/api/forget", module: apiForget, kind: "api" },
-  { path: "/api/logout", module: apiForget, kind: "api" },
-  { path: "/likes", module: likes, kind: "page" },
-  { path: "/login", module: login, kind: "page" },
-  { path: "/register", module: register, kind: "page" },
-  { path: "/logout", module: logout, kind: "page" },
-  { path: "/account", module: account, kind: "page" },
-  { path: "/account/sessions", module: accountSessions, kind: "page" },
-  { path: "/api/login", module: apiAuth.login, kind: "api" },
-  { path: "/api/register", module: apiAuth.register, kind: "api" },
-  { path: "/admin", module: adminDashboard, kind: "admin-page" },
-  { path: "/admin/revoke", module: adminRevoke, kind: "admin-page" },
-  { path: "/api/quizzes", module: apiQuizzes, kind: "api" },
-  { path: "/quiz/:quizId", module: quiz, kind: "page" },
-  { path: "/quiz/:quizId/answer", module: quizAnswer, kind: "page" },
-  { path: "/quiz/:quizId/result", module: quizResult, kind: "page" },
-  { path: "/quiz/:quizId/restart", module: quizRestart, kind: "page" },
-  { path: "/api/quizzes/:quizId", module: apiQuiz, kind: "api" },
-  { path: "/api/quizzes/:quizId/answers", module: apiAnswers, kind: "api" },
-  { path: "/admin/kv", module: adminKv, kind: "plain" },
-  { path: "/admin/kv/*", module: adminKvKey, kind: "plain" },
-  { path: "/admin/sessions", module: adminSessions, kind: "plain" },
-  { path: "/admin/sessions/:handle", module: adminSession, kind: "plain" },
-  { path: "/static/*", module: staticFiles, kind: "plain" },
+  { path: "/", module: index, ...PAGE },
+  { path: "/forget", module: forget, ...PAGE },
+  { path: "/healthz", module: healthz, ...PLAIN },
+  { path: "/api/me", module: apiMe, ...API },
+  { path: "/api/forget", module: apiForget, ...API },
+  { path: "/api/logout", module: apiForget, ...API },
+  { path: "/likes", module: likes, ...PAGE },
+  { path: "/login", module: login, ...PAGE },
+  { path: "/register", module: register, ...PAGE },
+  { path: "/logout", module: logout, ...PAGE },
+  { path: "/account", module: account, ...PAGE },
+  { path: "/account/sessions", module: accountSessions, ...PAGE },
+  { path: "/api/login", module: apiAuth.login, ...API },
+  { path: "/api/register", module: apiAuth.register, ...API },
+  { path: "/admin", module: adminDashboard, ...ADMIN_PAGE },
+  { path: "/admin/revoke", module: adminRevoke, ...ADMIN_PAGE },
+  { path: "/api/quizzes", module: apiQuizzes, ...API },
+  { path: "/quiz/:quizId", module: quiz, ...PAGE },
+  { path: "/quiz/:quizId/answer", module: quizAnswer, ...PAGE },
+  { path: "/quiz/:quizId/result", module: quizResult, ...PAGE },
+  { path: "/quiz/:quizId/restart", module: quizRestart, ...PAGE },
+  { path: "/api/quizzes/:quizId", module: apiQuiz, ...API },
+  { path: "/api/quizzes/:quizId/answers", module: apiAnswers, ...API },
+  { path: "/admin/kv", module: adminKv, ...ADMIN_API },
+  { path: "/admin/kv/*", module: adminKvKey, ...ADMIN_API },
+  { path: "/admin/sessions", module: adminSessions, ...ADMIN_API },
+  { path: "/admin/sessions/:handle", module: adminSession, ...ADMIN_API },
+  { path: "/static/*", module: staticFiles, ...STATIC },
 ];

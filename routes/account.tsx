@@ -4,7 +4,6 @@ import { CsrfField } from "../lib/server/layout.tsx";
 import { findLiked } from "../lib/quiz/progress.ts";
 import { page } from "../lib/server/render.tsx";
 import { scoreOf } from "../lib/quiz/scoring.ts";
-import { listUserSessions } from "../lib/sessions/user_sessions.ts";
 
 const when = (ms: number) =>
   new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
@@ -12,7 +11,10 @@ const when = (ms: number) =>
 export const handler = {
   async GET(ctx: Ctx) {
     const user = await requireUser(ctx);
-    const sessions = await listUserSessions(ctx, user.username);
+    const sessions = await ctx.services.sessions.ofUser(
+      user.username,
+      ctx.session,
+    );
     const csrf = ctx.session.record.csrf;
     const progress = user.data.quizzes ?? {};
     return page(
@@ -23,7 +25,7 @@ export const handler = {
         <section class="card">
           <h2>Quiz progress</h2>
           <ul>
-            {ctx.bank.map((quiz) => {
+            {ctx.services.bank.map((quiz) => {
               const s = scoreOf(quiz, progress[quiz.id]);
               return (
                 <li key={quiz.id}>
@@ -49,7 +51,8 @@ export const handler = {
                   {[...user.history].reverse().map((h, i) => (
                     <tr key={i}>
                       <td>
-                        {ctx.bank.find((q) => q.id === h.quizId)?.title ??
+                        {ctx.services.bank.find((q) => q.id === h.quizId)
+                          ?.title ??
                           h.quizId}
                       </td>
                       <td>{h.score}/{h.total}</td>
@@ -66,7 +69,7 @@ export const handler = {
             <ul>
               {(user.data.likes ?? []).flatMap((item) => {
                 try {
-                  const { quiz, question } = findLiked(ctx.bank, item);
+                  const { quiz, question } = findLiked(ctx.services.bank, item);
                   return [
                     <li key={item}>
                       {question.text}{" "}

@@ -1,14 +1,13 @@
-import type { Ctx } from "../lib/server/context.ts";
+import { type Ctx, owner } from "../lib/server/context.ts";
 import { page } from "../lib/server/render.tsx";
-import { ownerData } from "../lib/accounts/users.ts";
 import { scoreOf } from "../lib/quiz/scoring.ts";
 
 export const handler = {
   async GET(ctx: Ctx) {
-    const progress = (await ownerData(ctx)).quizzes ?? {};
+    const progress = (await owner(ctx).data()).quizzes ?? {};
     // The page differs only by each quiz's score (and the visitor, which page() adds);
     // a quiz not started (the common case) costs no scoring.
-    const cacheKey = ctx.bank.map((q) => {
+    const cacheKey = ctx.services.bank.map((q) => {
       const quizProgress = progress[q.id];
       if (!quizProgress) return "";
       const { answered, score } = scoreOf(q, quizProgress);
@@ -50,7 +49,7 @@ function Home(
         </p>
       </section>
       <ul class="quiz-list">
-        {ctx.bank.map((quiz) => {
+        {ctx.services.bank.map((quiz) => {
           const s = scoreOf(quiz, progress[quiz.id]);
           const done = s.answered === s.total;
           return (

@@ -1,19 +1,18 @@
-import type { Ctx } from "../lib/server/context.ts";
+import { type Ctx, owner } from "../lib/server/context.ts";
 import { readCheckedForm } from "../lib/server/forms.ts";
 import { redirect } from "../lib/server/http.ts";
 import { HttpError } from "../lib/base/http_error.ts";
 import { findLiked, toggleLike } from "../lib/quiz/progress.ts";
 import { safeNext } from "../lib/server/safe_next.ts";
 import { page } from "../lib/server/render.tsx";
-import { ownerData } from "../lib/accounts/users.ts";
 import { LikeButton } from "./quiz.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {
-    const likes = (await ownerData(ctx)).likes ?? [];
+    const likes = (await owner(ctx).data()).likes ?? [];
     const liked = likes.flatMap((item) => {
       try {
-        return [findLiked(ctx.bank, item)];
+        return [findLiked(ctx.services.bank, item)];
       } catch {
         return []; // a question since removed from the bank
       }
@@ -59,7 +58,7 @@ export const handler = {
   async POST(ctx: Ctx) {
     const form = await readCheckedForm(ctx);
     if (!form.item) throw new HttpError(400, "Say which question to like");
-    await toggleLike(ctx, form.item);
+    await toggleLike(owner(ctx), ctx.services.bank, form.item);
     return redirect(safeNext(form.back, "/likes"));
   },
 };

@@ -1,4 +1,4 @@
-import type { Ctx } from "../lib/server/context.ts";
+import { type Ctx, owner } from "../lib/server/context.ts";
 import { setFlash } from "../lib/server/flash.ts";
 import { readCheckedForm } from "../lib/server/forms.ts";
 import { redirect } from "../lib/server/http.ts";
@@ -95,7 +95,11 @@ export function authHandler(mode: "login" | "register") {
         : "";
       try {
         const credentials = credentialsFrom(form);
-        await ctx.auth[mode](ctx, credentials);
+        await ctx.services.accounts[mode](
+          owner(ctx),
+          credentials,
+          ctx.clientAddress(),
+        );
       } catch (error) {
         if (!(error instanceof HttpError) || error.status >= 500) throw error;
         const body = (

@@ -1,5 +1,5 @@
 import type { Question, Quiz } from "../lib/quiz/bank.ts";
-import type { Ctx } from "../lib/server/context.ts";
+import { type Ctx, owner } from "../lib/server/context.ts";
 import { Island } from "../lib/server/island.tsx";
 import { CsrfField } from "../lib/server/layout.tsx";
 import {
@@ -9,15 +9,14 @@ import {
   progressOf,
 } from "../lib/quiz/progress.ts";
 import { page } from "../lib/server/render.tsx";
-import { ownerData } from "../lib/accounts/users.ts";
 import { currentQuestion, scoreOf } from "../lib/quiz/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
 import { LikeForm } from "../islands/LikeForm.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {
-    const quiz = findQuiz(ctx);
-    const data = await ownerData(ctx);
+    const quiz = findQuiz(ctx.services.bank, ctx.params.quizId);
+    const data = await owner(ctx).data();
     const progress = progressOf(data, quiz);
     const answers = progress?.answers ?? {};
     // After a form answer (303 here with ?answered=<id>), show how it went.

@@ -1,4 +1,4 @@
-import type { Ctx } from "../lib/server/context.ts";
+import { type Ctx, owner } from "../lib/server/context.ts";
 import { readCheckedForm } from "../lib/server/forms.ts";
 import { redirect } from "../lib/server/http.ts";
 import { HttpError } from "../lib/base/http_error.ts";
@@ -7,7 +7,7 @@ import { parseChoice } from "../lib/quiz/scoring.ts";
 
 export const handler = {
   async POST(ctx: Ctx) {
-    const quiz = findQuiz(ctx);
+    const quiz = findQuiz(ctx.services.bank, ctx.params.quizId);
     const form = await readCheckedForm(ctx);
     if (!form.questionId) {
       throw new HttpError(400, "The form is missing the question");
@@ -16,7 +16,13 @@ export const handler = {
       throw new HttpError(400, "Choose an answer, then submit");
     }
     try {
-      await recordAnswer(ctx, quiz, form.questionId, parseChoice(form.choice));
+      await recordAnswer(
+        owner(ctx),
+        quiz,
+        form.questionId,
+        parseChoice(form.choice),
+        ctx.services.now(),
+      );
     } catch (error) {
       // A double click or a resubmitted form: the first answer stands, show it again.
       if (

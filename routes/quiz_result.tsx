@@ -1,14 +1,13 @@
-import type { Ctx } from "../lib/server/context.ts";
+import { type Ctx, owner } from "../lib/server/context.ts";
 import { findQuiz, progressOf } from "../lib/quiz/progress.ts";
 import { page } from "../lib/server/render.tsx";
-import { ownerData } from "../lib/accounts/users.ts";
 import { scoreOf } from "../lib/quiz/scoring.ts";
 import { LikeButton } from "./quiz.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {
-    const quiz = findQuiz(ctx);
-    const data = await ownerData(ctx);
+    const quiz = findQuiz(ctx.services.bank, ctx.params.quizId);
+    const data = await owner(ctx).data();
     const answers = progressOf(data, quiz)?.answers ?? {};
     const s = scoreOf(quiz, { answers });
     return page(

@@ -4,7 +4,7 @@ import { HttpError } from "../lib/base/http_error.ts";
 export const handler = {
   GET(ctx: Ctx) {
     // An exact lookup in the in-memory table: no path is ever joined onto the filesystem.
-    const asset = ctx.assets.files.get(ctx.url.pathname);
+    const asset = ctx.services.assets.files.get(ctx.url.pathname);
     if (!asset) throw new HttpError(404, "Not found");
     const headers = new Headers({
       "content-type": asset.type,

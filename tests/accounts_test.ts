@@ -5,12 +5,13 @@
  * /account, CSRF and content types, and the PBKDF2 cost.
  */
 import assert from "node:assert/strict";
-import { loadBank } from "../lib/quiz/bank.ts";
+import { loadBank } from "../data/quizzes/index.ts";
 import { createApp } from "../lib/server/app.ts";
 import { loadConfig, testConfig } from "../lib/base/config.ts";
 import { sessionKey, userSessionKey } from "../lib/sessions/kv_store.ts";
-import type { UserRecord } from "../lib/accounts/users.ts";
+import type { UserRecord } from "../lib/accounts/records.ts";
 import {
+  APP_PARTS,
   buildRequest,
   cookieFrom,
   type TestApp,
@@ -900,6 +901,7 @@ Deno.test("a hash made at a lower cost is upgraded at the next successful login,
   await registered(t);
   const before = (await userRecord(t, "alice"))!.passwordHash;
   const stronger = await createApp({
+    ...APP_PARTS,
     config: testConfig({ ...OPTIONS, pbkdf2Iterations: 2000 }),
     kv: t.kv,
     now: t.clock.now,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { HITS_KEY } from "../lib/sessions/session.ts";
 import { sessionKey } from "../lib/sessions/kv_store.ts";
-import { userKey } from "../lib/accounts/users.ts";
+import { userKey } from "../lib/accounts/records.ts";
 import {
   ADMIN_TOKEN,
   type RequestOptions,

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  BankError,
-  loadBank,
-  publicQuiz,
-  validateBank,
-} from "../lib/quiz/bank.ts";
+import { BankError, publicQuiz, validateBank } from "../lib/quiz/bank.ts";
+import { loadBank } from "../data/quizzes/index.ts";
 import { quizFiles } from "../data/quizzes/index.ts";
 
 const FILE = "data/quizzes/test.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { loadBank } from "../lib/quiz/bank.ts";
+import { loadBank } from "../data/quizzes/index.ts";
 import {
   launchBrowser,
   openPage,

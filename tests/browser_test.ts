@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { loadBank, type Quiz } from "../lib/quiz/bank.ts";
+import { type Quiz } from "../lib/quiz/bank.ts";
+import { loadBank } from "../data/quizzes/index.ts";
 import {
   launchBrowser,
   openPage,

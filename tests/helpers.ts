@@ -9,8 +9,13 @@ import { type Config, testConfig } from "../lib/base/config.ts";
 import { sha256Hex } from "../lib/base/crypto.ts";
 import { REMOTE_LIMITS, type StoreLimits } from "../lib/base/store_limits.ts";
 import { limitedKv } from "./support/limited_kv.ts";
+import { routes } from "../routes/_table.ts";
+import { loadBank } from "../data/quizzes/index.ts";
 
 export { limitedKv };
+
+/** The app's own routes and shipped bank, for tests that build the app with createApp. */
+export const APP_PARTS = { routes, bank: loadBank() };
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const ORIGIN = "http://localhost";
@@ -89,6 +94,7 @@ export async function testApp(
   try {
     const limits = opts.limits ?? REMOTE_LIMITS;
     app = await createApp({
+      ...APP_PARTS,
       config,
       kv: limitedKv(opts.wrapKv ? opts.wrapKv(kv) : kv, limits).kv,
       limits,

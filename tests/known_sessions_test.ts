@@ -25,6 +25,7 @@ import {
 } from "../lib/sessions/session.ts";
 import { endSession } from "../lib/sessions/kv_store.ts";
 import {
+  APP_PARTS,
   buildRequest,
   cookieFrom,
   counter,
@@ -111,6 +112,7 @@ Deno.test("a remembered session ended behind the app's back (another process, th
 Deno.test("two apps on one store: a logout or an answer in one is seen at once by the other", async () => {
   await using t = await testApp();
   const other = await createApp({
+    ...APP_PARTS,
     config: t.config,
     kv: t.kv,
     now: t.clock.now,

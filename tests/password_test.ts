@@ -139,9 +139,9 @@ Deno.test("hashPassword() refuses an invalid iteration count", async () => {
 
 Deno.test("verifyPassword() compares hashes with the constant-time helper", async () => {
   const source = await Deno.readTextFile(
-    new URL("../lib/password.ts", import.meta.url),
+    new URL("../lib/accounts/password.ts", import.meta.url),
   );
-  assert.match(source, /import \{ timingSafeEqual \} from "\.\/crypto\.ts"/);
+  assert.match(source, /import \{ timingSafeEqual \} from "\.\.\/base\/crypto\.ts"/);
   assert.match(source, /return timingSafeEqual\(actual, parsed\.hash\)/);
 });
 

@@ -21,6 +21,7 @@ import {
   userValidAfterKey,
 } from "../lib/sessions/cookie_store.ts";
 import {
+  APP_PARTS,
   buildRequest,
   type Clock,
   cookieFrom,
@@ -357,6 +358,7 @@ Deno.test("cookie mode: a remembered cookie revoked behind the app's back (anoth
   assert.equal((await me(t, cookie)).body.visits, 2);
   // Another instance logs this cookie out: its revocation lands in the shared KV.
   const other = await createApp({
+    ...APP_PARTS,
     config: t.config,
     kv: t.kv,
     now: t.clock.now,
@@ -376,7 +378,11 @@ Deno.test("cookie mode: a missing SESSION_SECRET stops the app at start", async 
   const kv = await Deno.openKv(":memory:");
   try {
     await assert.rejects(
-      createApp({ config: testConfig({ mode: "cookie", secrets: [] }), kv }),
+      createApp({
+        ...APP_PARTS,
+        config: testConfig({ mode: "cookie", secrets: [] }),
+        kv,
+      }),
       /SESSION_SECRET/,
     );
   } finally {
@@ -635,6 +641,7 @@ Deno.test("cookie mode: liking questions until the cookie is full gives a clear 
   try {
     const bank = bigBank();
     const app = await createApp({
+      ...APP_PARTS,
       config: testConfig(COOKIE_MODE),
       kv,
       now: fakeClock().now,

@@ -51,22 +51,22 @@ async function assertOneLine(env: Record<string, string>, name: string) {
 const cases: [
   string,
   string,
-  (dir: string) => Promise<Record<string, string>>,
+  (dir: string) => Record<string, string> | Promise<Record<string, string>>,
 ][] = [
-  ["HOST is not a host", "HOST", async (dir) => ({
+  ["HOST is not a host", "HOST", (dir) => ({
     HOST: "not a host",
     KV_PATH: `${dir}/kv.sqlite3`,
   })],
-  ["PORT is in use", "PORT", async (dir) => ({
+  ["PORT is in use", "PORT", (dir) => ({
     PORT: String(busy!.port),
     KV_PATH: `${dir}/kv.sqlite3`,
   })],
-  ["HOST is not an address of this machine", "HOST", async (dir) => ({
+  ["HOST is not an address of this machine", "HOST", (dir) => ({
     HOST: "192.0.2.1",
     PORT: String(freePort()),
     KV_PATH: `${dir}/kv.sqlite3`,
   })],
-  ["KV_PATH names a directory", "KV_PATH", async (dir) => ({
+  ["KV_PATH names a directory", "KV_PATH", (dir) => ({
     PORT: String(freePort()),
     KV_PATH: dir,
   })],
@@ -81,12 +81,12 @@ const cases: [
   [
     "KV_PATH is a KV Connect URL without a token",
     "DENO_KV_ACCESS_TOKEN",
-    async () => ({
+    () => ({
       KV_PATH: `http://127.0.0.1:${freePort()}`,
     }),
   ],
   // Deno 2.9 opens a remote KV eagerly: a closed port fails at start, not at the first request.
-  ["KV_PATH is a KV Connect URL nobody answers", "KV_PATH", async () => ({
+  ["KV_PATH is a KV Connect URL nobody answers", "KV_PATH", () => ({
     PORT: String(freePort()),
     KV_PATH: `http://127.0.0.1:${freePort()}`,
     DENO_KV_ACCESS_TOKEN: "t".repeat(32),
@@ -94,7 +94,7 @@ const cases: [
   [
     "SESSION_IDLE_TIMEOUT is not a number",
     "SESSION_IDLE_TIMEOUT",
-    async () => ({
+    () => ({
       SESSION_IDLE_TIMEOUT: "soon",
     }),
   ],

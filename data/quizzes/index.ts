@@ -1,3 +1,4 @@
+import { type Quiz, validateBank } from "../../lib/quiz/bank.ts";
 import cookies from "./cookies.ts";
 import http from "./http.ts";
 import security from "./security.ts";
@@ -11,3 +12,8 @@ export const quizFiles: Record<string, unknown> = {
   "data/quizzes/cookies.ts": cookies,
   "data/quizzes/security.ts": security,
 };
+
+/** The validated bank. Call it once at start-up and pass the result down. */
+export function loadBank(): Quiz[] {
+  return validateBank(quizFiles);
+}

@@ -4,8 +4,10 @@
  * static/build), so any change to the app's modules (islands included) restarts it: rebuild,
  * serve.
  */
-import { serve } from "../../main.ts";
+import { quizFiles } from "../../data/quizzes/index.ts";
+import { routes } from "../../routes/_table.ts";
+import { serve } from "../server/serve.ts";
 import { build } from "./build.ts";
 
 await build();
-await serve();
+await serve({ routes, quizFiles });

@@ -1,5 +1,4 @@
 import * as v from "valibot";
-import { quizFiles } from "../../data/quizzes/index.ts";
 
 export interface Question {
   id: string;
@@ -201,11 +200,6 @@ export function validateBank(files: Record<string, unknown>): Quiz[] {
     quizzes.push(quiz);
   }
   return quizzes;
-}
-
-/** The validated bank from data/quizzes/. Call it once at start-up and pass the result down. */
-export function loadBank(): Quiz[] {
-  return validateBank(quizFiles);
 }
 
 /** A quiz as a client may see it: questions and choices, never `correct` or `explanation`. */

@@ -1,21 +1,22 @@
 import type { Question, Quiz } from "./bank.ts";
-import type { Ctx } from "../server/context.ts";
 import { HttpError } from "../base/http_error.ts";
 import {
   type AnswerResult,
   applyAnswer,
   type QuizProgress,
 } from "./scoring.ts";
+import type { Owner } from "../accounts/owner.ts";
 import {
+  type HistoryEntry,
   MAX_HISTORY,
+  MAX_LIKES,
   type OwnerData,
-  ownerData,
-  updateOwnerData,
-} from "../accounts/users.ts";
+} from "../accounts/records.ts";
+import { scoreOf } from "./scoring.ts";
 
-/** The quiz named in the path, or a 404. */
-export function findQuiz(ctx: Ctx): Quiz {
-  const quiz = ctx.bank.find((q) => q.id === ctx.params.quizId);
+/** The quiz `id`, or a 404. */
+export function findQuiz(bank: Quiz[], id: string | undefined): Quiz {
+  const quiz = bank.find((q) => q.id === id);
   if (!quiz) throw new HttpError(404, "No such quiz");
   return quiz;
 }
@@ -52,14 +53,14 @@ function withProgress(
  * exactly one is scored and the rest get a 409. A finished quiz joins the user's history.
  */
 export async function recordAnswer(
-  ctx: Ctx,
+  owner: Owner,
   quiz: Quiz,
   questionId: string,
   choice: number,
+  now: number,
 ): Promise<AnswerResult> {
   let result: AnswerResult | undefined;
-  await updateOwnerData(
-    ctx,
+  await owner.update(
     (data) => {
       result = applyAnswer(quiz, progressOf(data, quiz), questionId, choice);
       return withProgress(data, quiz.id, result.progress);
@@ -70,7 +71,7 @@ export async function recordAnswer(
         quizId: quiz.id,
         score: result!.score,
         total: result!.total,
-        at: ctx.now(),
+        at: now,
       };
       return { ...user, history: [...user.history, entry].slice(-MAX_HISTORY) };
     },
@@ -79,9 +80,9 @@ export async function recordAnswer(
 }
 
 /** Forgets the owner's answers to `quiz`. */
-export async function restartQuiz(ctx: Ctx, quiz: Quiz): Promise<void> {
-  if (!progressOf(await ownerData(ctx), quiz)) return;
-  await updateOwnerData(ctx, (data) => withProgress(data, quiz.id, null));
+export async function restartQuiz(owner: Owner, quiz: Quiz): Promise<void> {
+  if (!progressOf(await owner.data(), quiz)) return;
+  await owner.update((data) => withProgress(data, quiz.id, null));
 }
 
 /** A liked question's id as kept in the session: "quizId/questionId". */
@@ -89,7 +90,7 @@ export function likeId(quiz: Quiz, question: Question): string {
   return `${quiz.id}/${question.id}`;
 }
 
-export const MAX_LIKES = 200;
+export { MAX_LIKES };
 
 /** Resolves "quizId/questionId" against the bank, or a 404. */
 export function findLiked(
@@ -106,11 +107,15 @@ export function findLiked(
 }
 
 /** Likes or unlikes a question; returns whether it is liked afterwards. */
-export async function toggleLike(ctx: Ctx, item: string): Promise<boolean> {
-  const { quiz, question } = findLiked(ctx.bank, item);
+export async function toggleLike(
+  owner: Owner,
+  bank: Quiz[],
+  item: string,
+): Promise<boolean> {
+  const { quiz, question } = findLiked(bank, item);
   const id = likeId(quiz, question);
   let liked = false;
-  await updateOwnerData(ctx, (data) => {
+  await owner.update((data) => {
     const likes = data.likes ?? [];
     liked = !likes.includes(id);
     if (liked && likes.length >= MAX_LIKES) {
@@ -120,4 +125,19 @@ export async function toggleLike(ctx: Ctx, item: string): Promise<boolean> {
     return { ...data, likes: next };
   });
   return liked;
+}
+
+/** History entries for the quizzes that `after` completes and `before` did not (finished anonymously). */
+export function finishedBetween(
+  bank: Quiz[],
+  before: OwnerData,
+  after: OwnerData,
+  now: number,
+): HistoryEntry[] {
+  return bank.flatMap((quiz) => {
+    const was = scoreOf(quiz, before.quizzes?.[quiz.id]);
+    const then = scoreOf(quiz, after.quizzes?.[quiz.id]);
+    if (was.answered === was.total || then.answered < then.total) return [];
+    return [{ quizId: quiz.id, score: then.score, total: then.total, at: now }];
+  });
 }

@@ -1,28 +1,53 @@
-import type { Ctx } from "./context.ts";
 import { timingSafeEqualString } from "../base/crypto.ts";
 import { HttpError } from "../base/http_error.ts";
 import { createThrottle } from "../accounts/throttle.ts";
+import type { Session } from "../sessions/mod.ts";
+
+/** How long entering the admin token in the dashboard's form lasts. */
+export const ADMIN_WINDOW_MS = 15 * 60_000;
+
+/** Whether `session` entered the admin token less than ADMIN_WINDOW_MS before `now`. */
+export function isAdminSession(session: Session, now: number): boolean {
+  return (session.record.data.adminUntil ?? 0) > now;
+}
 
 /**
- * Admin API guard: 404 when ADMIN_TOKEN is unset (the API does not exist), 401 without
- * the right `Authorization: Bearer` token (scheme in any case, token compared in constant
- * time), 429 after repeated failures from one address (the `admin` throttle bucket, apart
- * from logins, so a login flood does not lock the admin out).
+ * Judges admin tokens, throttled per address in the `admin` bucket (apart from logins, so
+ * a login flood does not lock the admin out). Each attempt reserves its slot before the
+ * token is judged, so parallel guesses cannot outrun the limit. Only built when
+ * `ADMIN_TOKEN` is set.
  */
-export async function requireAdmin(ctx: Ctx): Promise<void> {
-  const token = ctx.config.adminToken;
-  if (!token) throw new HttpError(404, "Not found");
-  const address = ctx.clientAddress();
-  const throttle = createThrottle(ctx.kv, { now: ctx.now, bucket: "admin" });
-  // Reserved before the token is judged, so parallel guesses cannot outrun the limit.
-  const slot = await throttle.reserve(address, address);
-  const given = bearerToken(ctx.req.headers.get("authorization") ?? "");
-  if (!timingSafeEqualString(given, token)) {
-    throw new HttpError(401, "A valid admin token is required", {}, {
-      "WWW-Authenticate": 'Bearer realm="admin"',
+export class AdminGate {
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly token: string,
+    private readonly now: () => number,
+  ) {}
+
+  /** Whether `given` is the admin token; 429 while `address` is throttled. */
+  async judge(given: string, address: string): Promise<boolean> {
+    const throttle = createThrottle(this.kv, {
+      now: this.now,
+      bucket: "admin",
     });
+    const slot = await throttle.reserve(address, address);
+    if (!timingSafeEqualString(given, this.token)) return false;
+    await throttle.succeeded(slot);
+    return true;
   }
-  await throttle.succeeded(slot);
+
+  /**
+   * The admin API's guard: 401 without the right `Authorization: Bearer` token (scheme in
+   * any case, token compared in constant time), 429 after repeated failures.
+   */
+  async requireBearer(req: Request, address: string): Promise<void> {
+    const given = bearerToken(req.headers.get("authorization") ?? "");
+    if (!await this.judge(given, address)) {
+      throw new HttpError(401, "A valid admin token is required", {}, {
+        "WWW-Authenticate": 'Bearer realm="admin"',
+      });
+    }
+  }
 }
 
 /**
@@ -109,43 +134,4 @@ export function fromJsonValue(value: unknown): unknown {
     }
   }
   return value;
-}
-
-export const MAX_LIST_LIMIT = 1000;
-
-/** `limit` (1..1000, default 100) and `cursor` from the query, validated. */
-export function listOptions(
-  url: URL,
-): { limit: number; cursor: string | undefined } {
-  const rawLimit = url.searchParams.get("limit");
-  if (rawLimit !== null && !/^\d{1,6}$/.test(rawLimit)) {
-    throw new HttpError(400, "limit must be a whole number");
-  }
-  const limit = Math.min(MAX_LIST_LIMIT, Math.max(1, Number(rawLimit ?? 100)));
-  const cursor = url.searchParams.get("cursor") || undefined;
-  if (cursor !== undefined && !/^[A-Za-z0-9_\-+/=]{1,1024}$/.test(cursor)) {
-    throw new HttpError(400, "Malformed cursor");
-  }
-  return { limit, cursor };
-}
-
-/** Runs a KV listing, turning a cursor the store rejects into a 400. */
-export async function listPage<T>(
-  kv: Deno.Kv,
-  selector: Deno.KvListSelector,
-  opts: { limit: number; cursor: string | undefined },
-): Promise<{ entries: Deno.KvEntry<T>[]; cursor: string | null }> {
-  const entries: Deno.KvEntry<T>[] = [];
-  let iter: Deno.KvListIterator<T>;
-  try {
-    iter = kv.list<T>(selector, { limit: opts.limit, cursor: opts.cursor });
-    for await (const entry of iter) entries.push(entry);
-  } catch (error) {
-    if (opts.cursor !== undefined) throw new HttpError(400, "Invalid cursor");
-    throw error;
-  }
-  return {
-    entries,
-    cursor: entries.length === opts.limit && iter.cursor ? iter.cursor : null,
-  };
 }

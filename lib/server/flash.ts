@@ -1,6 +1,6 @@
 import { stringifySetCookie } from "cookie";
 import type { Ctx } from "./context.ts";
-import { cookieValues } from "../sessions/session.ts";
+import { cookieValues } from "../sessions/mod.ts";
 
 /**
  * One-shot messages that survive a redirect: a short-lived cookie holding a message code

@@ -10,7 +10,7 @@ import { HttpError } from "../base/http_error.ts";
 export async function readCheckedForm(
   ctx: Ctx,
 ): Promise<Record<string, string>> {
-  const form = await readForm(ctx.req, ctx.config.maxBodyBytes);
+  const form = await readForm(ctx.req, ctx.services.config.maxBodyBytes);
   const token = form._csrf ?? "";
   if (
     ctx.session.isNew || !timingSafeEqualString(token, ctx.session.record.csrf)

@@ -38,7 +38,7 @@ export function page(
           visits: c.session.visits,
         }}
         flash={opts.flash ?? flash?.message}
-        islandsUrl={opts.islands ? ctx.assets.islandsUrl : null}
+        islandsUrl={opts.islands ? ctx.services.assets.islandsUrl : null}
       >
         {typeof body === "function" ? body(c) : body}
       </Layout>,
@@ -77,7 +77,7 @@ function cachedRender(
   const { session } = ctx;
   const key =
     `${title}\n${session.record.user}\n${opts.islands}\n${opts.cacheKey}`;
-  let template = ctx.renderCache.get(key);
+  let template = ctx.services.renderCache.get(key);
   if (template === undefined) {
     const standIn: Ctx = Object.create(ctx);
     const standInSession = Object.create(session);
@@ -87,8 +87,10 @@ function cachedRender(
     (standIn as { hits: unknown }).hits = HITS;
     // Text and stand-ins alternate: [text, stand-in, text, ..., text].
     template = render(standIn).split(STAND_INS);
-    if (ctx.renderCache.size >= RENDER_CACHE_SIZE) ctx.renderCache.clear();
-    ctx.renderCache.set(key, template);
+    if (ctx.services.renderCache.size >= RENDER_CACHE_SIZE) {
+      ctx.services.renderCache.clear();
+    }
+    ctx.services.renderCache.set(key, template);
   }
   let html = template[0];
   for (let i = 1; i < template.length; i += 2) {

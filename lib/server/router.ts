@@ -1,17 +1,6 @@
-import type { RouteModule } from "./context.ts";
+import type { Route } from "./context.ts";
 
-/**
- * - `page`, `api`: use the session, and count the hit and visit when they succeed.
- * - `admin-page`: uses the session but is not counted.
- * - `plain`: never touches the session (static files, health, the bearer-token admin API).
- */
-export type RouteKind = "page" | "api" | "admin-page" | "plain";
-
-export interface Route {
-  path: string;
-  module: RouteModule;
-  kind: RouteKind;
-}
+export type { Route };
 
 export interface Match {
   route: Route;

@@ -18,6 +18,7 @@
  * @module
  */
 import type { Config } from "../base/config.ts";
+import { cookieRevokedKey, userValidAfterKey } from "./keys.ts";
 import {
   type CookieCodec,
   CookieTooLargeError,
@@ -46,12 +47,7 @@ import {
 } from "./session.ts";
 import { newRecord } from "./kv_store.ts";
 
-/** Marks the cookie session `handle` (SHA-256 hex of its sid) as ended. */
-export const cookieRevokedKey = (handle: string) =>
-  ["cookie_revoked", handle] as const;
-/** Epoch ms: this user's cookie sessions created before it are dead. */
-export const userValidAfterKey = (user: string) =>
-  ["user_valid_after", user] as const;
+export { cookieRevokedKey, userValidAfterKey };
 
 /**
  * Extra lifetime for revocation entries beyond the deadline they guard, so an

@@ -1,4 +1,5 @@
 import type { Config } from "../base/config.ts";
+import { sessionKey, userSessionKey, visitsKey } from "./keys.ts";
 import { randomToken } from "../base/crypto.ts";
 import {
   type BlindWrite,
@@ -26,15 +27,7 @@ import {
   type SessionStore,
 } from "./session.ts";
 
-export const sessionKey = (handle: string) => ["sessions", handle] as const;
-/**
- * Kept beside the session so visits can be counted with blind `sum`s (from the second
- * visit on: the first is in the record, `visitsAtStart`); deleted with it.
- */
-export const visitsKey = (handle: string) => ["visits", handle] as const;
-/** Per-user index of live sessions, written in the same commits as the sessions. */
-export const userSessionKey = (user: string, handle: string) =>
-  ["user_sessions", user, handle] as const;
+export { sessionKey, userSessionKey, visitsKey };
 
 export interface UserSessionEntry {
   createdAt: number;

@@ -100,7 +100,7 @@ export interface SessionStore {
   forget?(): void;
 }
 
-export const HITS_KEY = ["hits"] as const;
+export { HITS_KEY } from "./keys.ts";
 
 const UUID_V4 =
   /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

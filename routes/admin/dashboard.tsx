@@ -1,25 +1,10 @@
 import type { Ctx } from "../../lib/server/context.ts";
-import { timingSafeEqualString } from "../../lib/base/crypto.ts";
+import { ADMIN_WINDOW_MS, isAdminSession } from "../../lib/server/admin.ts";
 import { setFlash } from "../../lib/server/flash.ts";
 import { readCheckedForm } from "../../lib/server/forms.ts";
 import { redirect } from "../../lib/server/http.ts";
-import { HttpError } from "../../lib/base/http_error.ts";
 import { CsrfField } from "../../lib/server/layout.tsx";
 import { page } from "../../lib/server/render.tsx";
-import { describeSession } from "../../lib/sessions/list.ts";
-import { createThrottle } from "../../lib/accounts/throttle.ts";
-
-export const ADMIN_WINDOW_MS = 15 * 60_000;
-
-/** 404 when ADMIN_TOKEN is unset: the dashboard does not exist. */
-export function adminEnabled(ctx: Ctx): string {
-  if (!ctx.config.adminToken) throw new HttpError(404, "Not found");
-  return ctx.config.adminToken;
-}
-
-export function isAdminSession(ctx: Ctx): boolean {
-  return (ctx.session.record.data.adminUntil ?? 0) > ctx.now();
-}
 
 function TokenForm({ ctx, error }: { ctx: Ctx; error?: string }) {
   return (
@@ -40,18 +25,13 @@ function TokenForm({ ctx, error }: { ctx: Ctx; error?: string }) {
 
 export const handler = {
   async GET(ctx: Ctx) {
-    adminEnabled(ctx);
-    if (!isAdminSession(ctx)) {
+    if (!isAdminSession(ctx.session, ctx.services.now())) {
       return page(ctx, "Admin", <TokenForm ctx={ctx} />);
     }
-    const now = ctx.now();
-    const sessions = [];
-    for await (
-      const e of ctx.kv.list({ prefix: ["sessions"] }, { limit: 200 })
-    ) {
-      const s = describeSession(e, ctx.config, now);
-      if (s) sessions.push(s);
-    }
+    const { items: sessions } = await ctx.services.sessions.list({
+      limit: 200,
+      cursor: undefined,
+    });
     return page(
       ctx,
       "Admin",
@@ -96,13 +76,13 @@ export const handler = {
   },
 
   async POST(ctx: Ctx) {
-    const token = adminEnabled(ctx);
     const form = await readCheckedForm(ctx);
-    const address = ctx.clientAddress();
-    // The same bucket as the admin API: one allowance of token guesses per address.
-    const throttle = createThrottle(ctx.kv, { now: ctx.now, bucket: "admin" });
-    const slot = await throttle.reserve(address, address);
-    if (!timingSafeEqualString(form.token ?? "", token)) {
+    // The same gate as the admin API: one allowance of token guesses per address.
+    const right = await ctx.services.admin!.judge(
+      form.token ?? "",
+      ctx.clientAddress(),
+    );
+    if (!right) {
       return page(
         ctx,
         "Admin",
@@ -110,14 +90,15 @@ export const handler = {
         { status: 401 },
       );
     }
-    await throttle.succeeded(slot);
     // Privilege change: new session id, like a login.
-    const adminUntil = ctx.now() + ADMIN_WINDOW_MS;
+    const adminUntil = ctx.services.now() + ADMIN_WINDOW_MS;
     await ctx.session.rotate((r) => ({
       ...r,
       data: { ...r.data, adminUntil },
     }));
-    ctx.log(`admin: dashboard opened by session ${ctx.session.handle}`);
+    ctx.services.log(
+      `admin: dashboard opened by session ${ctx.session.handle}`,
+    );
     return redirect("/admin", 303, [setFlash(ctx, "admin-in")]);
   },
 };

@@ -1,9 +1,4 @@
-import {
-  formatKey,
-  parseKey,
-  requireAdmin,
-  toJsonValue,
-} from "../../lib/server/admin.ts";
+import { formatKey, parseKey, toJsonValue } from "../../lib/server/admin.ts";
 import type { Ctx } from "../../lib/server/context.ts";
 import { json } from "../../lib/server/http.ts";
 import { HttpError } from "../../lib/base/http_error.ts";
@@ -17,21 +12,14 @@ function keyOf(ctx: Ctx): string[] {
 
 export const handler = {
   async GET(ctx: Ctx) {
-    await requireAdmin(ctx);
     const key = keyOf(ctx);
-    const entry = await ctx.kv.get(key);
-    if (entry.versionstamp === null) throw new HttpError(404, "No such key");
+    const entry = await ctx.services.adminKv.get(key);
     return json({ [formatKey(key)]: toJsonValue(entry.value) });
   },
 
   async DELETE(ctx: Ctx) {
-    await requireAdmin(ctx);
     const key = keyOf(ctx);
-    const entry = await ctx.kv.get(key);
-    if (entry.versionstamp === null) throw new HttpError(404, "No such key");
-    await ctx.kv.atomic().check(entry).delete(key).commit();
-    ctx.store.forget?.();
-    ctx.log(`admin: deleted ${formatKey(key)}`);
+    const entry = await ctx.services.adminKv.delete(key);
     return json({ [formatKey(key)]: toJsonValue(entry.value) });
   },
 };

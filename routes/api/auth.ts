@@ -1,5 +1,5 @@
 import { readJson } from "../../lib/server/body.ts";
-import type { Ctx } from "../../lib/server/context.ts";
+import { type Ctx, owner } from "../../lib/server/context.ts";
 import { json } from "../../lib/server/http.ts";
 import { credentialsFrom } from "../../lib/accounts/users.ts";
 
@@ -8,9 +8,13 @@ function authRoute(mode: "login" | "register") {
   return {
     async POST(ctx: Ctx) {
       const credentials = credentialsFrom(
-        await readJson(ctx.req, ctx.config.maxBodyBytes),
+        await readJson(ctx.req, ctx.services.config.maxBodyBytes),
       );
-      const username = await ctx.auth[mode](ctx, credentials);
+      const username = await ctx.services.accounts[mode](
+        owner(ctx),
+        credentials,
+        ctx.clientAddress(),
+      );
       return json({ user: { username } });
     },
   };

@@ -1,14 +1,13 @@
-import type { Ctx } from "../../lib/server/context.ts";
+import { type Ctx, owner } from "../../lib/server/context.ts";
 import { json } from "../../lib/server/http.ts";
 import { scoreOf } from "../../lib/quiz/scoring.ts";
-import { ownerData } from "../../lib/accounts/users.ts";
 
 export const handler = {
   async GET(ctx: Ctx) {
     const { record, visits } = ctx.session;
-    const progress = (await ownerData(ctx)).quizzes ?? {};
+    const progress = (await owner(ctx).data()).quizzes ?? {};
     const scores = Object.fromEntries(
-      ctx.bank.filter((q) => progress[q.id]).map((
+      ctx.services.bank.filter((q) => progress[q.id]).map((
         q,
       ) => [q.id, scoreOf(q, progress[q.id])]),
     );

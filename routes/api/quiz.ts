@@ -5,6 +5,6 @@ import { findQuiz } from "../../lib/quiz/progress.ts";
 
 export const handler = {
   GET(ctx: Ctx) {
-    return json(publicQuiz(findQuiz(ctx)));
+    return json(publicQuiz(findQuiz(ctx.services.bank, ctx.params.quizId)));
   },
 };

@@ -4,7 +4,7 @@ import { json } from "../../lib/server/http.ts";
 export const handler = {
   GET(ctx: Ctx) {
     return json(
-      ctx.bank.map((q) => ({
+      ctx.services.bank.map((q) => ({
         id: q.id,
         title: q.title,
         questionCount: q.questions.length,
