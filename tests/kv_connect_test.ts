@@ -1,11 +1,13 @@
 /**
  * The KV Connect test endpoint (tests/support/kv_connect.ts) is a real KV Connect store:
- * Deno's own client talks to it, it keeps denokv's limits, and the app refuses (never
- * retries) a call it refuses.
+ * Deno's own client talks to it, it keeps denokv's limits, the app refuses (never
+ * retries) a call it refuses, and the app runs on it.
  */
 import assert from "node:assert/strict";
 import { isRefusal } from "../lib/store_limits.ts";
+import { startServer } from "./helpers.ts";
 import { type KvConnect, startKvConnect } from "./support/kv_connect.ts";
+import { RemoteVisitor } from "./support/remote_visitor.ts";
 
 async function withEndpoint(
   fn: (kv: Deno.Kv, endpoint: KvConnect) => Promise<void>,
@@ -106,5 +108,57 @@ Deno.test("a client with the wrong token cannot open the endpoint's database", a
     );
   } finally {
     await endpoint.stop();
+  }
+});
+
+Deno.test("the app on a KV Connect store serves pages, an answer, login and logout without an error", async () => {
+  const endpoint = await startKvConnect();
+  const server = await startServer({
+    KV_PATH: endpoint.url,
+    DENO_KV_ACCESS_TOKEN: endpoint.token,
+    PBKDF2_ITERATIONS: "1000",
+  });
+  try {
+    const base = server.url;
+    const v = new RemoteVisitor();
+    await v.page(base, "/");
+    const [{ id: quizId }] = await (await v.fetch(base, "/api/quizzes"))
+      .json();
+    const quiz = await (await v.fetch(base, `/api/quizzes/${quizId}`)).json();
+    await v.page(base, `/quiz/${quizId}`);
+    const answered = await v.form(base, `/quiz/${quizId}/answer`, {
+      questionId: quiz.questions[0].id,
+      choice: "0",
+    });
+    assert.equal(answered.status, 303);
+    assert.equal((await v.me(base)).scores[quizId].answered, 1);
+
+    await v.page(base, "/register");
+    const registered = await v.form(base, "/register", {
+      username: "alice",
+      password: "correct horse battery",
+    });
+    assert.equal(registered.status, 303);
+    await v.page(base, "/");
+    assert.equal(
+      (await v.form(base, "/logout", {})).status,
+      303,
+    );
+    assert.equal(await v.user(base), null);
+
+    await v.page(base, "/login");
+    const login = await v.form(base, "/login", {
+      username: "alice",
+      password: "correct horse battery",
+    });
+    assert.equal(login.status, 303);
+    const me = await v.me(base);
+    assert.equal(me.user?.username, "alice");
+    assert.equal(me.scores[quizId].answered, 1, "the answer came along");
+  } finally {
+    const status = await server.stop();
+    await endpoint.stop();
+    assert.equal(status.code, 0, server.output());
+    assert.doesNotMatch(server.output(), /failed|error|refused|giving up/i);
   }
 });
