@@ -50,11 +50,24 @@ export function limitsFor(kvPath: string | undefined): Readonly<StoreLimits> {
     : LOCAL_LIMITS;
 }
 
+/** SQLite's transient lock errors, as Deno reports them. */
+const BUSY = /database is (locked|busy)|SQLITE_BUSY/i;
+
+/** How Deno's KV Connect client reports a 4xx answer of the server to a data call. */
+const KV_CONNECT_REFUSAL =
+  /^KV Connect failed to call '[^']*' \(status=4\d\d\b/;
+
 /**
  * Whether `error`, thrown by a store call, is the store refusing the call itself (a limit
  * exceeded, a value of the wrong type for a `sum`): the same call would fail again, so it is
- * not retried. Deno throws these as TypeErrors, locally and over KV Connect.
+ * not retried. Deno throws these as TypeErrors when it checks them itself; what only a KV
+ * Connect server checks (denokv's 10 checks per atomic, a `sum` on a stored string) comes
+ * back as a plain Error for the server's 4xx answer.
  */
 export function isRefusal(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError;
+  // Deno 2 throws SQLite's "database is locked" (another process writing the same file)
+  // as a TypeError too: that one passes once the other writer is done.
+  if (error instanceof Error && BUSY.test(error.message)) return false;
+  return error instanceof TypeError || error instanceof RangeError ||
+    (error instanceof Error && KV_CONNECT_REFUSAL.test(error.message));
 }
