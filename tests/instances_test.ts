@@ -6,10 +6,10 @@
  * session another one has ended.
  */
 import assert from "node:assert/strict";
-import { sha256Hex } from "../lib/crypto.ts";
-import { KNOWN_TTL_MS } from "../lib/known_sessions.ts";
-import { HITS_KEY } from "../lib/session.ts";
-import { isRefusal } from "../lib/store_limits.ts";
+import { sha256Hex } from "../lib/base/crypto.ts";
+import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
+import { HITS_KEY } from "../lib/sessions/session.ts";
+import { isRefusal } from "../lib/base/store_limits.ts";
 import {
   ADMIN_TOKEN,
   counter,

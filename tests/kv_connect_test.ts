@@ -4,7 +4,7 @@
  * retries) a call it refuses, and the app runs on it.
  */
 import assert from "node:assert/strict";
-import { isRefusal } from "../lib/store_limits.ts";
+import { isRefusal } from "../lib/base/store_limits.ts";
 import { startServer } from "./helpers.ts";
 import { type KvConnect, startKvConnect } from "./support/kv_connect.ts";
 import { RemoteVisitor } from "./support/remote_visitor.ts";

@@ -141,7 +141,10 @@ Deno.test("verifyPassword() compares hashes with the constant-time helper", asyn
   const source = await Deno.readTextFile(
     new URL("../lib/accounts/password.ts", import.meta.url),
   );
-  assert.match(source, /import \{ timingSafeEqual \} from "\.\.\/base\/crypto\.ts"/);
+  assert.match(
+    source,
+    /import \{ timingSafeEqual \} from "\.\.\/base\/crypto\.ts"/,
+  );
   assert.match(source, /return timingSafeEqual\(actual, parsed\.hash\)/);
 });
 
