@@ -60,7 +60,7 @@ const SECURITY_HEADERS: [string, string][] = [
   ["cross-origin-opener-policy", "same-origin"],
 ];
 
-/** Adds the headers of SECURITY.md that every response carries. */
+/** Adds the security headers every response carries (HSTS only over HTTPS). */
 export function addSecurityHeaders(headers: Headers, secure: boolean): void {
   for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
   if (secure) {
