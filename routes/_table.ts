@@ -8,7 +8,7 @@ import * as apiForget from "./api/forget.ts";
 import * as quiz from "./quiz.tsx";
 import * as quizAnswer from "./quiz_answer.ts";
 import * as quizResult from "./quiz_result.tsx";
-import * as quizRestart from "./quiz_restart.ts";
+import * as quizRestart from "./quiz_restart.tsx";
 import * as likes from "./likes.tsx";
 import * as apiQuizzes from "./api/quizzes.ts";
 import * as apiQuiz from "./api/quiz.ts";
@@ -18,6 +18,9 @@ import * as register from "./register.tsx";
 import * as logout from "./logout.ts";
 import * as account from "./account.tsx";
 import * as accountSessions from "./account_sessions.ts";
+import * as accountPassword from "./account_password.ts";
+import * as accountDelete from "./account_delete.ts";
+import * as apiAccount from "./api/account.ts";
 import * as apiAuth from "./api/auth.ts";
 import * as adminDashboard from "./admin/dashboard.tsx";
 import * as adminRevoke from "./admin/revoke.ts";
@@ -53,6 +56,10 @@ export const routes: Route[] = [
   { path: "/logout", module: logout, ...PAGE },
   { path: "/account", module: account, ...PAGE },
   { path: "/account/sessions", module: accountSessions, ...PAGE },
+  { path: "/account/password", module: accountPassword, ...PAGE },
+  { path: "/account/delete", module: accountDelete, ...PAGE },
+  { path: "/api/account/password", module: apiAccount.password, ...API },
+  { path: "/api/account/delete", module: apiAccount.remove, ...API },
   { path: "/api/login", module: apiAuth.login, ...API },
   { path: "/api/register", module: apiAuth.register, ...API },
   { path: "/admin", module: adminDashboard, ...ADMIN_PAGE },

@@ -126,7 +126,77 @@ export const handler = {
             </button>
           </form>
         </section>
+        <PasswordForm csrf={csrf} />
+        <DeleteForm csrf={csrf} />
       </>,
     );
   },
 };
+
+function PasswordForm({ csrf }: { csrf: string }) {
+  return (
+    <section class="card" id="password">
+      <h2>Change your password</h2>
+      <p>Your other sessions are logged out; this one stays.</p>
+      <form method="post" action="/account/password">
+        <CsrfField token={csrf} />
+        <label>
+          Current password
+          <input
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            required
+          />
+        </label>
+        <label>
+          New password
+          <input
+            name="newPassword"
+            type="password"
+            autocomplete="new-password"
+            minLength={8}
+            required
+          />
+        </label>
+        <label>
+          New password again
+          <input
+            name="confirm"
+            type="password"
+            autocomplete="new-password"
+            minLength={8}
+            required
+          />
+        </label>
+        <button type="submit" class="button">Change password</button>
+      </form>
+    </section>
+  );
+}
+
+function DeleteForm({ csrf }: { csrf: string }) {
+  return (
+    <section class="card danger-zone" id="delete">
+      <h2>Delete your account</h2>
+      <p>
+        Deletes your account, your progress, your likes and your history, and
+        logs out every session. Your username becomes free again. This cannot be
+        undone.
+      </p>
+      <form method="post" action="/account/delete">
+        <CsrfField token={csrf} />
+        <label>
+          Your password, to confirm
+          <input
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            required
+          />
+        </label>
+        <button type="submit" class="button danger">Delete my account</button>
+      </form>
+    </section>
+  );
+}

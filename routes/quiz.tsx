@@ -1,7 +1,6 @@
-import type { Question, Quiz } from "../lib/quiz/bank.ts";
+import type { Question } from "../lib/quiz/bank.ts";
 import { type Ctx, owner } from "../lib/server/context.ts";
 import { Island } from "../lib/server/island.tsx";
-import { CsrfField } from "../lib/server/layout.tsx";
 import {
   findQuestion,
   findQuiz,
@@ -11,7 +10,6 @@ import {
 import { page } from "../lib/server/render.tsx";
 import { currentQuestion, scoreOf } from "../lib/quiz/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
-import { LikeForm } from "../islands/LikeForm.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {
@@ -78,14 +76,9 @@ export const handler = {
                 </p>
               </section>
             )}
-          <form
-            method="post"
-            action={`/quiz/${quiz.id}/restart`}
-            class="inline restart-form"
-          >
-            <CsrfField token={ctx.session.record.csrf} />
-            <button type="submit" class="link">Start this quiz over</button>
-          </form>
+          <p class="restart-form">
+            <a href={`/quiz/${quiz.id}/restart`}>Start this quiz over</a>
+          </p>
         </>
       ),
       {
@@ -122,22 +115,3 @@ function LastAnswer(
 }
 
 /** Like/unlike for a question: a plain form, so it works without JavaScript. */
-export function LikeButton(
-  { ctx, quiz, question, likes }: {
-    ctx: Ctx;
-    quiz: Quiz;
-    question: Question;
-    likes: string[] | undefined;
-  },
-) {
-  const id = likeId(quiz, question);
-  const liked = (likes ?? []).includes(id);
-  return (
-    <LikeForm
-      csrf={ctx.session.record.csrf}
-      item={id}
-      back={ctx.url.pathname}
-      liked={liked}
-    />
-  );
-}

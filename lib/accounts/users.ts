@@ -15,6 +15,7 @@ import {
   MAX_HISTORY,
   MAX_LIKES,
   type OwnerData,
+  userKey,
   type UserRecord,
 } from "./records.ts";
 import { createThrottle } from "./throttle.ts";
@@ -166,5 +167,75 @@ export class Accounts {
     };
     await this.#logIn(owner, record, null, true);
     return name;
+  }
+
+  /**
+   * Checks `password` against the logged-in user's record, throttled like a login (the
+   * slot is reserved before the hash is checked). Returns the record as read.
+   * @throws HttpError 401 (wrong password, or not logged in), 429 while throttled.
+   */
+  async #confirm(
+    owner: Owner,
+    password: string,
+    address: string,
+  ): Promise<{ user: UserRecord; versionstamp: string | null }> {
+    const name = owner.session.record.user;
+    if (!name) throw new HttpError(401, "Log in first");
+    const throttle = this.#throttle("login");
+    const slot = await throttle.reserve(address, name);
+    const entry = await this.opts.users.read(name);
+    this.#dummy ??= createDummyHash(this.opts.pbkdf2Iterations);
+    const user = entry.value;
+    const valid = password.isWellFormed() &&
+      await verifyPassword(password, user?.passwordHash ?? await this.#dummy) &&
+      user !== null;
+    if (!valid) throw new HttpError(401, "Wrong password");
+    await throttle.succeeded(slot);
+    return { user, versionstamp: entry.versionstamp };
+  }
+
+  /**
+   * Changes the logged-in user's password: a new hash in the request's one commit. The
+   * caller ends the user's other sessions and rotates this one.
+   * @throws HttpError 400 (a new password that is not allowed), 401, 429.
+   */
+  async changePassword(
+    owner: Owner,
+    password: string,
+    newPassword: string,
+    address: string,
+  ): Promise<void> {
+    const problem = validatePassword(newPassword);
+    if (problem) throw new HttpError(400, problem);
+    const { user, versionstamp } = await this.#confirm(
+      owner,
+      password,
+      address,
+    );
+    const passwordHash = await hashPassword(
+      newPassword,
+      this.opts.pbkdf2Iterations,
+    );
+    owner.stageUser({ ...user, passwordHash }, versionstamp);
+  }
+
+  /**
+   * Deletes the logged-in user's record (progress, likes and history with it) in the
+   * request's one commit, so the name is free again. The caller ends the user's sessions.
+   * @throws HttpError 401, 429.
+   */
+  async deleteAccount(
+    owner: Owner,
+    password: string,
+    address: string,
+  ): Promise<string> {
+    const { user, versionstamp } = await this.#confirm(
+      owner,
+      password,
+      address,
+    );
+    const key = userKey(user.username);
+    owner.session.stage([{ kind: "delete", key }], [{ key, versionstamp }]);
+    return user.username;
   }
 }

@@ -151,8 +151,8 @@ function dispatch(x: Exchange, services: Services): Promise<Response> {
     secure,
     counted: route.session === "counted",
     safe: x.req.method === "GET" || x.req.method === "HEAD",
-  }, async ({ session, hits }) => {
-    const response = await x.handler!({ ...ctx, session, hits });
+  }, async ({ session, hits, ended }) => {
+    const response = await x.handler!({ ...ctx, session, hits, notice: ended });
     x.handle = session.handle;
     return response;
   });

@@ -64,6 +64,8 @@ export interface Ctx {
   session: Session;
   /** The site's total hits, counting this request. */
   hits: number;
+  /** Shown once on the page: the visitor's previous session ended (see `Visit.ended`). */
+  notice?: string;
   services: Services;
 }
 

@@ -16,6 +16,12 @@ export const FLASH_MESSAGES = {
   "session-ended": "That session has been logged out.",
   "admin-in": "Admin access granted for 15 minutes.",
   "revoked": "The session was ended.",
+  "password-changed":
+    "Your password is changed; your other sessions have been logged out.",
+  "account-deleted":
+    "Your account and everything kept for it have been deleted.",
+  "forget-logged-in":
+    "You are logged in: your progress is kept in your account. Log out, or delete the account below.",
 } as const;
 
 export type FlashCode = keyof typeof FLASH_MESSAGES;

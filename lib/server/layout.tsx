@@ -67,10 +67,14 @@ export function Layout(
               · Your visits:{" "}
               <strong data-testid="visits">{visitor.visits}</strong>
             </p>
-            <form method="post" action="/forget" class="inline">
-              <CsrfField token={visitor.csrf} />
-              <button type="submit" class="link danger">Forget me</button>
-            </form>
+            {visitor.user
+              ? <a href="/account#delete">Delete my account</a>
+              : (
+                <form method="post" action="/forget" class="inline">
+                  <CsrfField token={visitor.csrf} />
+                  <button type="submit" class="link danger">Forget me</button>
+                </form>
+              )}
           </footer>
         )}
       </body>

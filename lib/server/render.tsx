@@ -27,6 +27,7 @@ export function page(
   opts: PageOptions = {},
 ): Response {
   const flash = takeFlash(ctx);
+  const message = opts.flash ?? flash?.message ?? ctx.notice;
   const render = (c: Ctx) =>
     "<!doctype html>" + renderToString(
       <Layout
@@ -37,13 +38,13 @@ export function page(
           hits: c.hits,
           visits: c.session.visits,
         }}
-        flash={opts.flash ?? flash?.message}
+        flash={message}
         islandsUrl={opts.islands ? ctx.services.assets.islandsUrl : null}
       >
         {typeof body === "function" ? body(c) : body}
       </Layout>,
     );
-  const html = opts.cacheKey === undefined || flash || opts.flash
+  const html = opts.cacheKey === undefined || message
     ? render(ctx)
     : cachedRender(ctx, title, opts, render);
   const headers = new Headers(opts.headers);

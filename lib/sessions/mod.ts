@@ -36,11 +36,11 @@ import {
 import { describeSession, type SessionSummary } from "./list.ts";
 import { HITS_KEY } from "./keys.ts";
 import type { Session, SessionData, SessionStore } from "./session.ts";
-import { isSessionRecord } from "./session.ts";
+import { cookieName, cookieValues, isSessionRecord } from "./session.ts";
 
 export type { Session, SessionData, SessionSummary };
 export { isSessionRecord };
-export { cookieValues } from "./session.ts";
+export { cookieValues };
 export { startJanitor } from "./janitor.ts";
 export * from "./keys.ts";
 
@@ -58,6 +58,11 @@ export interface RunOptions {
 export interface Visit {
   session: Session;
   hits: number;
+  /**
+   * The request sent a session cookie that named no live session (it timed out, or was
+   * ended elsewhere): what to tell the visitor, who now has a fresh session.
+   */
+  ended?: string;
 }
 
 export interface UserSessionView extends UserSessionEntry {
@@ -73,6 +78,17 @@ export interface SessionsOptions {
   limits: Readonly<StoreLimits>;
   /** Replaces the store `config.mode` picks (tests, the benchmark's instrumented app). */
   store?: (opts: StoreOptions) => SessionStore | Promise<SessionStore>;
+}
+
+/** `seconds` as a person says it: "30 minutes", "24 hours", "90 seconds". */
+export function duration(seconds: number): string {
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  if (seconds % 86400 === 0 && seconds >= 86400 * 2) {
+    return unit(seconds / 86400, "day");
+  }
+  if (seconds % 3600 === 0) return unit(seconds / 3600, "hour");
+  if (seconds % 60 === 0) return unit(seconds / 60, "minute");
+  return unit(seconds, "second");
 }
 
 /** Runs of one request whose commit found its reads changed, before it gets a 503. */
@@ -119,7 +135,11 @@ export class Sessions {
       try {
         const loaded = await this.store.load(req, secure, counted, fromMemory);
         session = loaded.session;
-        const response = await handler(loaded);
+        const response = await handler(
+          session.isNew && this.#sentCookie(req, secure)
+            ? { ...loaded, ended: this.#endedNotice() }
+            : loaded,
+        );
         if (session.fromMemory && response.status >= 400) continue;
         if (response.status < 400) {
           await this.store.finish(session, response.headers, counted);
@@ -132,6 +152,20 @@ export class Sessions {
         await conflictBackoff(run);
       }
     }
+  }
+
+  #sentCookie(req: Request, secure: boolean): boolean {
+    const name = cookieName(this.opts.config, secure);
+    return cookieValues(req.headers.get("cookie"), name, 1).length > 0;
+  }
+
+  #endedNotice(): string {
+    const { idleTimeout, absoluteTimeout } = this.opts.config;
+    return `Your previous session has ended: sessions end after ${
+      duration(idleTimeout)
+    } without activity, or ${
+      duration(absoluteTimeout)
+    } after they began. This is a fresh one.`;
   }
 
   /** Whether sessions can be listed (kv mode) or live only in their cookies (cookie mode). */
@@ -195,6 +229,17 @@ export class Sessions {
    * session at a time (there may be more than one commit can hold); it can be repeated.
    */
   async endOthers(current: Session): Promise<void> {
+    await this.#endOthersOf(current);
+    await current.rotate();
+  }
+
+  /** Every session of the user of `current` ends, `current` too (account deletion). */
+  async endAll(current: Session): Promise<void> {
+    await this.#endOthersOf(current);
+    await current.destroy();
+  }
+
+  async #endOthersOf(current: Session): Promise<void> {
     const user = current.record.user;
     if (!user) throw new HttpError(403, "Log in first");
     const { kv, config } = this.opts;
@@ -213,7 +258,6 @@ export class Sessions {
       }
     }
     this.store.forget?.();
-    await current.rotate();
   }
 
   /**
