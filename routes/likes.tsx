@@ -5,7 +5,7 @@ import { HttpError } from "../lib/base/http_error.ts";
 import { findLiked, toggleLike } from "../lib/quiz/progress.ts";
 import { safeNext } from "../lib/server/safe_next.ts";
 import { page } from "../lib/server/render.tsx";
-import { LikeButton } from "./quiz.tsx";
+import { LikeButton } from "./_components.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {

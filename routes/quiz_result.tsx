@@ -2,7 +2,7 @@ import { type Ctx, owner } from "../lib/server/context.ts";
 import { findQuiz, progressOf } from "../lib/quiz/progress.ts";
 import { page } from "../lib/server/render.tsx";
 import { scoreOf } from "../lib/quiz/scoring.ts";
-import { LikeButton } from "./quiz.tsx";
+import { LikeButton } from "./_components.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {

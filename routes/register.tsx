@@ -1,3 +1,3 @@
-import { authHandler } from "./login.tsx";
+import { authHandler } from "./_auth.tsx";
 
 export const handler = authHandler("register");

@@ -1,0 +1,26 @@
+/** Components several routes render (routes/ files starting with "_" are not routes). */
+import type { Question, Quiz } from "../lib/quiz/bank.ts";
+import { likeId } from "../lib/quiz/progress.ts";
+import type { Ctx } from "../lib/server/context.ts";
+import { LikeForm } from "../islands/LikeForm.tsx";
+
+/** The like/unlike form of one question, coming back to this page. */
+export function LikeButton(
+  { ctx, quiz, question, likes }: {
+    ctx: Ctx;
+    quiz: Quiz;
+    question: Question;
+    likes: string[] | undefined;
+  },
+) {
+  const id = likeId(quiz, question);
+  const liked = (likes ?? []).includes(id);
+  return (
+    <LikeForm
+      csrf={ctx.session.record.csrf}
+      item={id}
+      back={ctx.url.pathname}
+      liked={liked}
+    />
+  );
+}
