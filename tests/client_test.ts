@@ -195,6 +195,30 @@ Deno.test("the client refuses a corrupt jar in one line, exits 1 and never overw
   });
 });
 
+Deno.test("a corrupt jar of several lines is reported whole, on one line, down to what to do", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/jar.json`;
+    // Not JSON: JSON.parse's message quotes the start of the file, newlines included.
+    await Deno.writeTextFile(path, "cookies:\n  - a\n  - b\n");
+    await assert.rejects(loadJar(path), (err: Error) => {
+      assert.doesNotMatch(err.message, /\n/);
+      return true;
+    });
+    const run = await client([
+      "--jar",
+      path,
+      "--url",
+      `http://127.0.0.1:${freePort()}`,
+      "me",
+    ]);
+    assertOneLineError(
+      run,
+      1,
+      /jar\.json is corrupt \(.*\); it was left untouched: fix it, or delete it to start afresh$/,
+    );
+  });
+});
+
 Deno.test("fetchWithJar follows redirects itself and stores the cookies of every hop", async () => {
   const seen: string[] = [];
   await withServer((request) => {

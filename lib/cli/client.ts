@@ -717,11 +717,10 @@ function fromInvocationDir(path: string): string {
 }
 
 function printError(message: string) {
+  // One line, but the whole message: cutting at the first newline left sentences half said.
+  const line = message.trim().replace(/\s*\r?\n\s*/g, " ");
   try {
-    writeAll(
-      Deno.stderr,
-      new TextEncoder().encode(`error: ${message.split("\n")[0]}\n`),
-    );
+    writeAll(Deno.stderr, new TextEncoder().encode(`error: ${line}\n`));
   } catch {
     // stderr is gone: nothing more can be said.
   }
