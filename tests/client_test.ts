@@ -24,19 +24,26 @@ interface Run {
   err: string;
 }
 
+/** The permission flags of deno.json's `client` task, so the tests run with what users get. */
+const TASK_FLAGS: string[] = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const words = String(config.tasks.client).split(/\s+/);
+  assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
+  assert.equal(words.at(-1), "lib/cli/client.ts");
+  return words.slice(2, -1);
+})();
+
 /** Runs the client as `deno task client` does, with `input` piped to its stdin. */
-async function client(args: string[], input = ""): Promise<Run> {
+async function client(
+  args: string[],
+  input = "",
+  env: Record<string, string> = {},
+): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      CLIENT,
-      ...args,
-    ],
+    args: ["run", ...TASK_FLAGS, CLIENT, ...args],
     cwd: ROOT,
+    // MCQ_URL from the environment running the tests must not pick the server.
+    env: { MCQ_URL: "", ...env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -357,6 +364,63 @@ Deno.test("usage errors exit 2 with one line", async () => {
   const help = await client(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.out, /usage: deno task client/);
+});
+
+/** A stand-in server whose only quiz is q1, for what the client does around the API. */
+function oneQuiz(request: Request): Response {
+  const path = new URL(request.url).pathname;
+  if (path !== "/api/quizzes") return Response.json({}, { status: 404 });
+  return Response.json([{ id: "q1", title: "Quiz one", questionCount: 2 }]);
+}
+
+Deno.test("MCQ_URL picks the server when --url is absent, and --url wins over it", async () => {
+  await withTempDir(async (dir) => {
+    await withServer(oneQuiz, async (base) => {
+      const jar = `${dir}/jar.json`;
+      const fromEnv = await client(["--jar", jar], "", { MCQ_URL: base });
+      assert.equal(fromEnv.code, 0, fromEnv.err);
+      assert.match(fromEnv.out, /q1\s+2\s+Quiz one/);
+      assert.match(
+        fromEnv.out,
+        new RegExp(`deno task client --jar ${jar} take <ID>`),
+        "MCQ_URL is still set for the next command: the hint need not repeat it",
+      );
+      const nobody = `http://127.0.0.1:${freePort()}`;
+      const urlWins = await client(["--url", base, "--jar", jar], "", {
+        MCQ_URL: nobody,
+      });
+      assert.equal(urlWins.code, 0, urlWins.err);
+      assert.match(urlWins.out, /Quiz one/);
+      assertOneLineError(
+        await client(["--url", nobody, "--jar", jar], "", { MCQ_URL: base }),
+        1,
+        /cannot reach/,
+      );
+    });
+  });
+  assertOneLineError(
+    await client(["me"], "", { MCQ_URL: "not a url" }),
+    2,
+    /MCQ_URL not a url is not a valid URL/,
+  );
+  const help = await client(["--help"]);
+  assert.match(help.out, /\$MCQ_URL/);
+});
+
+Deno.test("the hint after the list repeats the --url and --jar given, so the next command reaches the same server", async () => {
+  await withTempDir(async (dir) => {
+    await withServer(oneQuiz, async (base) => {
+      const jar = `${dir}/my jar.json`;
+      const run = await client([`--url=${base}/`, "--jar", jar]);
+      assert.equal(run.code, 0, run.err);
+      assert.ok(
+        run.out.includes(
+          `Take one with: deno task client --url ${base}/ --jar '${jar}' take <ID>\n`,
+        ),
+        run.out,
+      );
+    });
+  });
 });
 
 Deno.test("--show-cookies prints the jar with values masked except their last 4 characters", async () => {

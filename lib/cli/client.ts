@@ -30,7 +30,7 @@ commands:
   forget             "forget me": end the session and delete what was kept for it
 
 options:
-  --url URL          the server (default ${DEFAULT_URL})
+  --url URL          the server (default: $MCQ_URL if set, else ${DEFAULT_URL})
   --jar FILE         the cookie jar file (default ${DEFAULT_JAR} in the current directory)
   --show-cookies     print the jar's cookies (after the command, if one is given)
   --json             print the API's JSON answer (quizzes, me)
@@ -46,6 +46,8 @@ export class CliError extends Error {
 
 export interface Options {
   url: URL;
+  /** The options given that pick the server and the session, to repeat in hints (`--url X`). */
+  reach: string[];
   jarPath: string;
   showCookies: boolean;
   json: boolean;
@@ -63,10 +65,16 @@ const COMMANDS: Record<string, number> = {
   forget: 0,
 };
 
-/** Parses the command line; usage errors are `CliError`s with code 2. `null` means `--help`. */
-export function parseArgs(argv: string[]): Options | null {
-  let url = DEFAULT_URL;
-  let jarPath = DEFAULT_JAR;
+/**
+ * Parses the command line; usage errors are `CliError`s with code 2. `null` means `--help`.
+ * `envUrl` is `$MCQ_URL`: the server when `--url` is not given.
+ */
+export function parseArgs(
+  argv: string[],
+  envUrl: string | undefined = readEnv("MCQ_URL"),
+): Options | null {
+  let url: string | null = null;
+  let jarPath: string | null = null;
   let showCookies = false;
   let json = false;
   const rest: string[] = [];
@@ -104,16 +112,16 @@ export function parseArgs(argv: string[]): Options | null {
         rest.push(arg);
     }
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new CliError(`--url ${url} is not a valid URL`, 2);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new CliError(`--url ${url} must be an http:// or https:// URL`, 2);
-  }
+  const parsed = url !== null
+    ? serverUrl(url, "--url")
+    : envUrl
+    ? serverUrl(envUrl, "MCQ_URL")
+    : new URL(DEFAULT_URL);
   if (jarPath === "") throw new CliError("--jar needs a file name", 2);
+  const reach = [
+    ...(url !== null ? ["--url", url] : []),
+    ...(jarPath !== null ? ["--jar", jarPath] : []),
+  ];
   const [command = null, ...args] = rest;
   if (command !== null) {
     if (!(command in COMMANDS)) {
@@ -128,7 +136,48 @@ export function parseArgs(argv: string[]): Options | null {
       );
     }
   }
-  return { url: parsed, jarPath, showCookies, json, command, args };
+  return {
+    url: parsed,
+    reach,
+    jarPath: jarPath ?? DEFAULT_JAR,
+    showCookies,
+    json,
+    command,
+    args,
+  };
+}
+
+/** `text` as a server URL; `from` says where it came from (`--url`, `MCQ_URL`) in errors. */
+function serverUrl(text: string, from: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new CliError(`${from} ${text} is not a valid URL`, 2);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new CliError(`${from} ${text} must be an http:// or https:// URL`, 2);
+  }
+  return parsed;
+}
+
+/** An environment variable, or undefined when it is unset or not allowed (`--allow-env`). */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A command line for the user to type (`deno task client --url X take`), shell-quoted. */
+export function commandLine(words: string[]): string {
+  return ["deno task client", ...words.map(shellWord)].join(" ");
+}
+
+function shellWord(word: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** Reads stdin line by line (a pipe or a terminal), and passwords without echo on a terminal. */
@@ -375,7 +424,12 @@ function scoreLine(s: Partial<Score>): string {
   }`;
 }
 
-async function listQuizzes(api: Api, io: LineReader, json: boolean) {
+async function listQuizzes(
+  api: Api,
+  io: LineReader,
+  json: boolean,
+  reach: string[],
+) {
   const data = await api.ok("GET", "/api/quizzes");
   if (!Array.isArray(data)) throw unexpected("GET /api/quizzes");
   if (json) return io.write(JSON.stringify(data, null, 2) + "\n");
@@ -390,7 +444,7 @@ async function listQuizzes(api: Api, io: LineReader, json: boolean) {
       }  ${q.title}\n`,
     );
   }
-  io.write(`\nTake one with: deno task client take <ID>\n`);
+  io.write(`\nTake one with: ${commandLine([...reach, "take"])} <ID>\n`);
 }
 
 async function showMe(api: Api, io: LineReader, json: boolean) {
@@ -665,7 +719,7 @@ export async function main(
       case null:
         break;
       case "quizzes":
-        await listQuizzes(api, io, options.json);
+        await listQuizzes(api, io, options.json, options.reach);
         break;
       case "me":
         await showMe(api, io, options.json);
@@ -707,12 +761,8 @@ export async function main(
  */
 function fromInvocationDir(path: string): string {
   if (path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path)) return path;
-  let dir: string | undefined;
-  try {
-    dir = Deno.env.get("INIT_CWD");
-  } catch {
-    dir = undefined; // No --allow-env: the current directory it is.
-  }
+  // Without it (or without --allow-env), the current directory it is.
+  const dir = readEnv("INIT_CWD");
   return dir ? `${dir.replace(/[\\/]+$/, "")}/${path}` : path;
 }
 
