@@ -13,6 +13,7 @@ import {
   saveJar,
   storeSetCookie,
 } from "../lib/cli/cookie_jar.ts";
+import { LineReader, main } from "../lib/cli/client.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLIENT = new URL("../lib/cli/client.ts", import.meta.url).href;
@@ -423,6 +424,118 @@ Deno.test("the hint after the list repeats the --url and --jar given, so the nex
   });
 });
 
+/** Runs the client against a stand-in server that records each registration it is sent. */
+async function registerWith(input: string) {
+  const sent: unknown[] = [];
+  let run!: Run;
+  await withTempDir(async (dir) => {
+    await withServer(async (request) => {
+      const body = await request.json();
+      sent.push(body);
+      return Response.json({ user: { username: body.username } });
+    }, async (base) => {
+      run = await client(
+        ["--url", base, "--jar", `${dir}/jar.json`, "register"],
+        input,
+      );
+    });
+  });
+  return { run, sent };
+}
+
+Deno.test("register says what is wrong with a username before asking for a password", async () => {
+  for (
+    const [name, problem] of [
+      ["ab", /Username must be 3 to 32 characters long/],
+      ["x".repeat(33), /Username must be 3 to 32 characters long/],
+      ["quiz fan!", /Username may contain only letters, digits, _, - and \./],
+    ] as const
+  ) {
+    const { run, sent } = await registerWith(
+      `${name}\nsecret password\nsecret password\n`,
+    );
+    assertOneLineError(run, 2, problem);
+    assert.doesNotMatch(run.out, /Password/, "no password was asked for");
+    assert.deepEqual(sent, [], "nothing was sent");
+  }
+});
+
+Deno.test("register asks for the password twice, and again after a mismatch, never echoing it", async () => {
+  const { run, sent } = await registerWith(
+    "quiz_fan\nfirst try pass\nfirst typo pass\ncorrect horse\ncorrect horse\n",
+  );
+  assert.equal(run.code, 0, run.err);
+  assert.equal(run.out.match(/Password again: /g)?.length, 2);
+  assert.equal(
+    run.out.match(/The passwords do not match; try again\./g)?.length,
+    1,
+  );
+  assert.match(run.out, /Registered and logged in as quiz_fan\./);
+  assert.doesNotMatch(run.out, /first t|correct horse/, "no password echoed");
+  assert.deepEqual(sent, [{ username: "quiz_fan", password: "correct horse" }]);
+});
+
+/** A terminal as `LineReader` sees one: typed bytes in, what is shown out. */
+function fakeTerminal(typed: string) {
+  const input = new TextEncoder().encode(typed);
+  let offset = 0;
+  const shown: string[] = [];
+  const stdin = {
+    isTerminal: () => true,
+    setRaw: () => {},
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (offset >= input.length) return Promise.resolve(null);
+      const n = Math.min(buffer.length, input.length - offset);
+      buffer.set(input.subarray(offset, offset + n));
+      offset += n;
+      return Promise.resolve(n);
+    },
+  };
+  const stdout = {
+    writeSync(data: Uint8Array) {
+      shown.push(new TextDecoder().decode(data));
+      return data.length;
+    },
+  };
+  const io = new LineReader(
+    stdin as unknown as typeof Deno.stdin,
+    stdout as unknown as typeof Deno.stdout,
+  );
+  return { io, shown: () => shown.join("") };
+}
+
+Deno.test("on a terminal, register asks for the username again after saying what is wrong", async () => {
+  const sent: unknown[] = [];
+  await withTempDir(async (dir) => {
+    await withServer(async (request) => {
+      sent.push(await request.json());
+      return Response.json({ user: { username: "quiz_fan" } });
+    }, async (base) => {
+      const terminal = fakeTerminal("ab\nquiz_fan\nhorse pass\rhorse pass\r");
+      const code = await main(
+        ["--url", base, "--jar", `${dir}/jar.json`, "register"],
+        terminal.io,
+      );
+      assert.equal(code, 0, terminal.shown());
+      assert.match(
+        terminal.shown(),
+        /^Username: Username must be 3 to 32 characters long\.\nUsername: Password: \nPassword again: \nRegistered/,
+      );
+    });
+  });
+  assert.deepEqual(sent, [{ username: "quiz_fan", password: "horse pass" }]);
+});
+
+Deno.test("register gives up after three mismatched passwords and registers nothing", async () => {
+  const { run, sent } = await registerWith(
+    "quiz_fan\n" + "one password\nanother one\n".repeat(3) +
+      "one password\none password\n",
+  );
+  assertOneLineError(run, 2, /the passwords did not match 3 times/);
+  assert.equal(run.out.match(/The passwords do not match/g)?.length, 3);
+  assert.deepEqual(sent, []);
+});
+
 Deno.test("--show-cookies prints the jar with values masked except their last 4 characters", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/jar.json`;
@@ -616,7 +729,7 @@ Deno.test("end to end: register and login through the client, and a wrong passwo
     const anonymous = (await jarCookies(jar))[0].value;
     const registered = await run(
       ["register"],
-      "quiz_fan\ncorrect horse battery\n",
+      "quiz_fan\ncorrect horse battery\ncorrect horse battery\n",
     );
     assert.equal(registered.code, 0, registered.err);
     assert.match(registered.out, /Registered and logged in as quiz_fan\./);
@@ -646,7 +759,10 @@ Deno.test("end to end: register and login through the client, and a wrong passwo
     assert.match(login.out, /Logged in as quiz_fan\./);
     assert.deepEqual((await me()).user, { username: "quiz_fan" });
 
-    const duplicate = await run(["register"], "quiz_fan\nanother password\n");
+    const duplicate = await run(
+      ["register"],
+      "quiz_fan\nanother password\nanother password\n",
+    );
     assert.equal(duplicate.code, 1);
     assert.match(
       duplicate.err,

@@ -14,6 +14,7 @@ import {
   networkReason,
   saveJar,
 } from "./cookie_jar.ts";
+import { validateUsername } from "../accounts/password.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8000";
 export const DEFAULT_JAR = ".cookies.json";
@@ -24,7 +25,7 @@ commands:
   quizzes            list the quizzes (the default)
   take <quizId>      take a quiz: type a choice's number, or q to quit
   me                 this session: who is logged in, visits, hits, scores
-  register           create an account and log in (asks username and password)
+  register           create an account and log in (asks username, password twice)
   login              log in (asks username and password)
   logout             end the session (its cookie is cleared)
   forget             "forget me": end the session and delete what was kept for it
@@ -576,17 +577,55 @@ async function takeQuiz(api: Api, io: LineReader, quizId: string) {
   io.write(`\nFinished: ${scoreLine(last)}.\n`);
 }
 
-async function account(api: Api, io: LineReader, action: "login" | "register") {
-  let username: string | null = null;
-  while (!username) {
-    username = await io.question("Username: ");
-    if (username === null) throw new CliError("no username given", 2);
-    username = username.trim();
-    if (!username && !io.interactive) {
-      throw new CliError("no username given", 2);
-    }
+/**
+ * Asks for a username until one is given. A new one (`register`) must follow the server's rule,
+ * checked here so that what is wrong is said before a password is typed for nothing.
+ */
+async function askUsername(io: LineReader, isNew: boolean): Promise<string> {
+  for (;;) {
+    const line = await io.question("Username: ");
+    if (line === null) throw new CliError("no username given", 2);
+    const username = line.trim();
+    const problem = !username
+      ? "no username given"
+      : isNew
+      ? validateUsername(username)
+      : null;
+    if (problem === null) return username;
+    // Piped input: the next line is the password, which must not be taken for a username.
+    if (!io.interactive) throw new CliError(problem, 2);
+    if (username) io.write(`${problem}.\n`);
   }
-  const password = await io.secret("Password: ");
+}
+
+/** How many times `register` asks for a password and its confirmation before giving up. */
+const PASSWORD_TRIES = 3;
+
+/** Asks for a new password twice (not echoed); a mismatch is said and asked again. */
+async function askNewPassword(io: LineReader): Promise<string> {
+  for (let attempt = 1; attempt <= PASSWORD_TRIES; attempt++) {
+    const password = await io.secret("Password: ");
+    if (password === null) throw new CliError("no password given", 2);
+    const again = await io.secret("Password again: ");
+    if (again === null) throw new CliError("the password was not confirmed", 2);
+    if (again === password) return password;
+    io.write(
+      attempt < PASSWORD_TRIES
+        ? "The passwords do not match; try again.\n"
+        : "The passwords do not match.\n",
+    );
+  }
+  throw new CliError(
+    `the passwords did not match ${PASSWORD_TRIES} times: nothing was registered`,
+    2,
+  );
+}
+
+async function account(api: Api, io: LineReader, action: "login" | "register") {
+  const username = await askUsername(io, action === "register");
+  const password = action === "register"
+    ? await askNewPassword(io)
+    : await io.secret("Password: ");
   if (password === null) throw new CliError("no password given", 2);
   const path = `/api/${action}`;
   const answer = await api.request("POST", path, { username, password });
