@@ -13,7 +13,7 @@ import {
   saveJar,
   storeSetCookie,
 } from "../lib/cli/cookie_jar.ts";
-import { LineReader, main } from "../lib/cli/client.ts";
+import { csrfToken, LineReader, main } from "../lib/cli/client.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLIENT = new URL("../lib/cli/client.ts", import.meta.url).href;
@@ -536,6 +536,24 @@ Deno.test("register gives up after three mismatched passwords and registers noth
   assert.deepEqual(sent, []);
 });
 
+Deno.test("the form token is read from a page whatever the attribute order and escaping", () => {
+  assert.equal(
+    csrfToken(
+      '<form><input type="hidden" name="_csrf" value="a1-b2"></form>',
+      "/",
+    ),
+    "a1-b2",
+  );
+  assert.equal(
+    csrfToken("<input value='x&amp;y' name=_csrf type=hidden>", "/"),
+    "x&y",
+  );
+  assert.throws(
+    () => csrfToken('<input name="other" value="1">', "/quiz/q"),
+    /GET \/quiz\/q: the page has no form token/,
+  );
+});
+
 Deno.test("--show-cookies prints the jar with values masked except their last 4 characters", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/jar.json`;
@@ -767,6 +785,57 @@ Deno.test("end to end: register and login through the client, and a wrong passwo
     assert.match(
       duplicate.err,
       /^error: registration failed \(4\d\d\)/,
+    );
+  });
+});
+
+Deno.test("end to end: restart asks first, and only a yes (or --yes) forgets the quiz's answers", async () => {
+  await withApp(async ({ base, jar, run, me }) => {
+    const quiz = await firstQuiz(base);
+    const all = await run(["take", quiz.id], "1\n".repeat(quiz.questionCount));
+    assert.equal(all.code, 0, all.err);
+    const again = await run(["take", quiz.id]);
+    assert.match(again.out, /You have answered every question/);
+    assert.ok(
+      again.out.includes(
+        `Start it over with: deno task client --url ${base} --jar ${jar} restart ${quiz.id}\n`,
+      ),
+      again.out,
+    );
+    const done = (await me()).scores[quiz.id];
+    assert.equal(done.answered, quiz.questionCount);
+
+    const question =
+      `Start ${quiz.title} over? Your answers will be forgotten [y/N] `;
+    for (const input of ["n\n", "\n", ""]) {
+      const no = await run(["restart", quiz.id], input);
+      assert.equal(no.code, 0, no.err);
+      assert.ok(no.out.startsWith(question), no.out);
+      assert.match(no.out, /Nothing changed/);
+      assert.deepEqual((await me()).scores[quiz.id], done);
+    }
+
+    const yes = await run(["restart", quiz.id], "y\n");
+    assert.equal(yes.code, 0, yes.err);
+    assert.match(yes.out, /Started .* over: your answers are forgotten\./);
+    assert.equal((await me()).scores[quiz.id], undefined);
+
+    await run(["take", quiz.id], "1\nq\n");
+    assert.equal((await me()).scores[quiz.id].answered, 1);
+    const forced = await run(["restart", "--yes", quiz.id]);
+    assert.equal(forced.code, 0, forced.err);
+    assert.doesNotMatch(forced.out, /\[y\/N\]/, "--yes does not ask");
+    assert.equal((await me()).scores[quiz.id], undefined);
+
+    assertOneLineError(
+      await run(["restart", "no-such-quiz", "--yes"]),
+      1,
+      /there is no quiz "no-such-quiz"/,
+    );
+    assertOneLineError(
+      await run(["restart"]),
+      2,
+      /restart needs exactly one quiz id/,
     );
   });
 });

@@ -24,6 +24,7 @@ const USAGE = `usage: deno task client [options] [command]
 commands:
   quizzes            list the quizzes (the default)
   take <quizId>      take a quiz: type a choice's number, or q to quit
+  restart <quizId>   start a quiz over: its answers are forgotten (asks first)
   me                 this session: who is logged in, visits, hits, scores
   register           create an account and log in (asks username, password twice)
   login              log in (asks username and password)
@@ -35,6 +36,7 @@ options:
   --jar FILE         the cookie jar file (default ${DEFAULT_JAR} in the current directory)
   --show-cookies     print the jar's cookies (after the command, if one is given)
   --json             print the API's JSON answer (quizzes, me)
+  -y, --yes          restart without asking
   -h, --help         this help`;
 
 /** An error the user is told about in one line; `code` is the exit code. */
@@ -52,6 +54,7 @@ export interface Options {
   jarPath: string;
   showCookies: boolean;
   json: boolean;
+  yes: boolean;
   command: string | null;
   args: string[];
 }
@@ -59,6 +62,7 @@ export interface Options {
 const COMMANDS: Record<string, number> = {
   quizzes: 0,
   take: 1,
+  restart: 1,
   me: 0,
   register: 0,
   login: 0,
@@ -78,6 +82,7 @@ export function parseArgs(
   let jarPath: string | null = null;
   let showCookies = false;
   let json = false;
+  let yes = false;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -106,6 +111,10 @@ export function parseArgs(
       case "--json":
         json = true;
         break;
+      case "-y":
+      case "--yes":
+        yes = true;
+        break;
       default:
         if (arg.startsWith("-") && arg !== "-") {
           throw new CliError(`unknown option ${arg} (see --help)`, 2);
@@ -130,8 +139,8 @@ export function parseArgs(
     }
     if (args.length !== COMMANDS[command]) {
       throw new CliError(
-        command === "take"
-          ? "take needs exactly one quiz id (see the quizzes command)"
+        COMMANDS[command] === 1
+          ? `${command} needs exactly one quiz id (see the quizzes command)`
           : `${command} takes no arguments`,
         2,
       );
@@ -143,6 +152,7 @@ export function parseArgs(
     jarPath: jarPath ?? DEFAULT_JAR,
     showCookies,
     json,
+    yes,
     command,
     args,
   };
@@ -312,6 +322,26 @@ export class Api {
     return new URL(this.base.href.replace(/\/+$/, "") + path);
   }
 
+  /** `fetch` through the jar; a network failure is a `CliError`. The jar is saved after. */
+  async send(
+    method: string,
+    path: string,
+    init: RequestInit = {},
+  ): Promise<Response> {
+    try {
+      return await fetchWithJar(this.jar, this.url(path), { ...init, method });
+    } catch (err) {
+      const why = networkReason(err);
+      throw new CliError(
+        `cannot reach ${this.base.origin}: ${why}${
+          /refused/.test(why) ? " (is the server running?)" : ""
+        }`,
+      );
+    } finally {
+      await this.persist();
+    }
+  }
+
   async request(
     method: string,
     path: string,
@@ -319,22 +349,10 @@ export class Api {
   ): Promise<ApiAnswer> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
-    try {
-      response = await fetchWithJar(this.jar, this.url(path), {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw new CliError(
-        `cannot reach ${this.base.origin}: ${networkReason(err)}${
-          /refused/.test(networkReason(err)) ? " (is the server running?)" : ""
-        }`,
-      );
-    } finally {
-      await this.persist();
-    }
+    const response = await this.send(method, path, {
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     let text: string;
     try {
       text = await response.text();
@@ -465,7 +483,11 @@ async function showMe(api: Api, io: LineReader, json: boolean) {
   }
 }
 
-async function takeQuiz(api: Api, io: LineReader, quizId: string) {
+/** The quiz `quizId` from the API; one that does not exist is a `CliError` that says so. */
+async function findQuiz(
+  api: Api,
+  quizId: string,
+): Promise<Record<string, unknown> & { questions: unknown[] }> {
   const path = `/api/quizzes/${encodeURIComponent(quizId)}`;
   const answer = await api.request("GET", path);
   if (answer.status === 404) {
@@ -480,6 +502,17 @@ async function takeQuiz(api: Api, io: LineReader, quizId: string) {
   if (!isRecord(quiz) || !Array.isArray(quiz.questions)) {
     throw unexpected(`GET ${path}`);
   }
+  return quiz as Record<string, unknown> & { questions: unknown[] };
+}
+
+async function takeQuiz(
+  api: Api,
+  io: LineReader,
+  quizId: string,
+  reach: string[],
+) {
+  const path = `/api/quizzes/${encodeURIComponent(quizId)}`;
+  const quiz = await findQuiz(api, quizId);
   const questions = quiz.questions as Question[];
   const total = questions.length;
   const me = asMe(await api.ok("GET", "/api/me"));
@@ -490,7 +523,7 @@ async function takeQuiz(api: Api, io: LineReader, quizId: string) {
     io.write(
       `You have answered every question of this quiz already: ${
         scoreLine(progress)
-      }.\n`,
+      }.\nStart it over with: ${commandLine([...reach, "restart", quizId])}\n`,
     );
     return;
   }
@@ -656,6 +689,83 @@ async function account(api: Api, io: LineReader, action: "login" | "register") {
   );
 }
 
+/**
+ * Starts a quiz over, once the user said yes (or gave --yes). The server does this only as a form
+ * of the quiz page (POST /quiz/:id/restart with the session's `_csrf` token), so do as a browser:
+ * read the token from the page, then post the form.
+ */
+async function restartQuiz(
+  api: Api,
+  io: LineReader,
+  quizId: string,
+  yes: boolean,
+) {
+  const quiz = await findQuiz(api, quizId);
+  const title = typeof quiz.title === "string" ? quiz.title : quizId;
+  if (!yes) {
+    const answer = await io.question(
+      `Start ${title} over? Your answers will be forgotten [y/N] `,
+    );
+    if (!/^y(es)?$/i.test(answer?.trim() ?? "")) {
+      io.write("Nothing changed (answer y, or pass --yes, to start over).\n");
+      return;
+    }
+  }
+  const page = `/quiz/${encodeURIComponent(quizId)}`;
+  const token = csrfToken(await pageText(api, page), page);
+  const path = `${page}/restart`;
+  const response = await api.send("POST", path, {
+    headers: {
+      accept: "text/html",
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ _csrf: token }).toString(),
+  });
+  await response.body?.cancel();
+  if (!response.ok) {
+    throw new CliError(`POST ${path} failed (${response.status})`);
+  }
+  io.write(`Started ${title} over: your answers are forgotten.\n`);
+}
+
+/** The HTML of a page of the site; anything but a 2xx is a `CliError`. */
+async function pageText(api: Api, path: string): Promise<string> {
+  const response = await api.send("GET", path, {
+    headers: { accept: "text/html" },
+  });
+  const text = await response.text().catch((err) => {
+    throw new CliError(
+      `GET ${path}: the answer was cut off (${networkReason(err)})`,
+    );
+  });
+  if (!response.ok) {
+    throw new CliError(`GET ${path} failed (${response.status})`);
+  }
+  return text;
+}
+
+/** The form token of a page (each form of a session carries the same one). */
+export function csrfToken(html: string, path: string): string {
+  for (const tag of html.match(/<input\b[^>]*>/gi) ?? []) {
+    if (!/\bname=["']?_csrf["'\s>/]/i.test(tag)) continue;
+    const value = tag.match(/\bvalue=(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i);
+    if (value) return decodeEntities(value[1] ?? value[2] ?? value[3]);
+  }
+  throw new CliError(`GET ${path}: the page has no form token (_csrf)`);
+}
+
+/** Undoes the escaping an HTML attribute value gets (`&amp;`, `&quot;`, `&lt;`, `&gt;`, `&#39;`). */
+function decodeEntities(text: string): string {
+  const named: Record<string, string> = {
+    amp: "&",
+    quot: '"',
+    lt: "<",
+    gt: ">",
+    "#39": "'",
+  };
+  return text.replace(/&(amp|quot|lt|gt|#39);/g, (_, name) => named[name]);
+}
+
 async function endSession(
   api: Api,
   io: LineReader,
@@ -764,7 +874,10 @@ export async function main(
         await showMe(api, io, options.json);
         break;
       case "take":
-        await takeQuiz(api, io, options.args[0]);
+        await takeQuiz(api, io, options.args[0], options.reach);
+        break;
+      case "restart":
+        await restartQuiz(api, io, options.args[0], options.yes);
         break;
       case "login":
       case "register":
