@@ -70,6 +70,21 @@ const COMMANDS: Record<string, number> = {
   forget: 0,
 };
 
+/** What the command line says, before it is checked. */
+interface Given {
+  url: string | null;
+  jarPath: string | null;
+  switches: Set<"showCookies" | "json" | "yes">;
+  rest: string[];
+}
+
+const SWITCHES = {
+  "--show-cookies": "showCookies",
+  "--json": "json",
+  "-y": "yes",
+  "--yes": "yes",
+} as const;
+
 /**
  * Parses the command line; usage errors are `CliError`s with code 2. `null` means `--help`.
  * `envUrl` is `$MCQ_URL`: the server when `--url` is not given.
@@ -78,12 +93,40 @@ export function parseArgs(
   argv: string[],
   envUrl: string | undefined = readEnv("MCQ_URL"),
 ): Options | null {
-  let url: string | null = null;
-  let jarPath: string | null = null;
-  let showCookies = false;
-  let json = false;
-  let yes = false;
-  const rest: string[] = [];
+  const given = scanArgs(argv);
+  if (given === null) return null;
+  const { url, jarPath, switches, rest } = given;
+  const parsed = url !== null
+    ? serverUrl(url, "--url")
+    : envUrl
+    ? serverUrl(envUrl, "MCQ_URL")
+    : new URL(DEFAULT_URL);
+  if (jarPath === "") throw new CliError("--jar needs a file name", 2);
+  const [command = null, ...args] = rest;
+  if (command !== null) checkCommand(command, args);
+  return {
+    url: parsed,
+    reach: [
+      ...(url !== null ? ["--url", url] : []),
+      ...(jarPath !== null ? ["--jar", jarPath] : []),
+    ],
+    jarPath: jarPath ?? DEFAULT_JAR,
+    showCookies: switches.has("showCookies"),
+    json: switches.has("json"),
+    yes: switches.has("yes"),
+    command,
+    args,
+  };
+}
+
+/** Sorts the command line into options and the rest; `null` for `--help`. */
+function scanArgs(argv: string[]): Given | null {
+  const given: Given = {
+    url: null,
+    jarPath: null,
+    switches: new Set(),
+    rest: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith("--") && arg.includes("=")
@@ -95,67 +138,30 @@ export function parseArgs(
       if (next === undefined) throw new CliError(`${flag} needs a value`, 2);
       return next;
     };
-    switch (flag) {
-      case "-h":
-      case "--help":
-        return null;
-      case "--url":
-        url = value();
-        break;
-      case "--jar":
-        jarPath = value();
-        break;
-      case "--show-cookies":
-        showCookies = true;
-        break;
-      case "--json":
-        json = true;
-        break;
-      case "-y":
-      case "--yes":
-        yes = true;
-        break;
-      default:
-        if (arg.startsWith("-") && arg !== "-") {
-          throw new CliError(`unknown option ${arg} (see --help)`, 2);
-        }
-        rest.push(arg);
-    }
+    if (flag === "-h" || flag === "--help") return null;
+    else if (flag === "--url") given.url = value();
+    else if (flag === "--jar") given.jarPath = value();
+    else if (Object.hasOwn(SWITCHES, flag)) {
+      given.switches.add(SWITCHES[flag as keyof typeof SWITCHES]);
+    } else if (arg.startsWith("-") && arg !== "-") {
+      throw new CliError(`unknown option ${arg} (see --help)`, 2);
+    } else given.rest.push(arg);
   }
-  const parsed = url !== null
-    ? serverUrl(url, "--url")
-    : envUrl
-    ? serverUrl(envUrl, "MCQ_URL")
-    : new URL(DEFAULT_URL);
-  if (jarPath === "") throw new CliError("--jar needs a file name", 2);
-  const reach = [
-    ...(url !== null ? ["--url", url] : []),
-    ...(jarPath !== null ? ["--jar", jarPath] : []),
-  ];
-  const [command = null, ...args] = rest;
-  if (command !== null) {
-    if (!(command in COMMANDS)) {
-      throw new CliError(`unknown command ${command} (see --help)`, 2);
-    }
-    if (args.length !== COMMANDS[command]) {
-      throw new CliError(
-        COMMANDS[command] === 1
-          ? `${command} needs exactly one quiz id (see the quizzes command)`
-          : `${command} takes no arguments`,
-        2,
-      );
-    }
+  return given;
+}
+
+function checkCommand(command: string, args: string[]) {
+  if (!Object.hasOwn(COMMANDS, command)) {
+    throw new CliError(`unknown command ${command} (see --help)`, 2);
   }
-  return {
-    url: parsed,
-    reach,
-    jarPath: jarPath ?? DEFAULT_JAR,
-    showCookies,
-    json,
-    yes,
-    command,
-    args,
-  };
+  if (args.length !== COMMANDS[command]) {
+    throw new CliError(
+      COMMANDS[command] === 1
+        ? `${command} needs exactly one quiz id (see the quizzes command)`
+        : `${command} takes no arguments`,
+      2,
+    );
+  }
 }
 
 /** `text` as a server URL; `from` says where it came from (`--url`, `MCQ_URL`) in errors. */
