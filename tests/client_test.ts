@@ -13,6 +13,7 @@ import {
   saveJar,
   storeSetCookie,
 } from "../lib/cli/cookie_jar.ts";
+import { csrfToken, LineReader, main } from "../lib/cli/client.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLIENT = new URL("../lib/cli/client.ts", import.meta.url).href;
@@ -24,19 +25,26 @@ interface Run {
   err: string;
 }
 
+/** The permission flags of deno.json's `client` task, so the tests run with what users get. */
+const TASK_FLAGS: string[] = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const words = String(config.tasks.client).split(/\s+/);
+  assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
+  assert.equal(words.at(-1), "lib/cli/client.ts");
+  return words.slice(2, -1);
+})();
+
 /** Runs the client as `deno task client` does, with `input` piped to its stdin. */
-async function client(args: string[], input = ""): Promise<Run> {
+async function client(
+  args: string[],
+  input = "",
+  env: Record<string, string> = {},
+): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      CLIENT,
-      ...args,
-    ],
+    args: ["run", ...TASK_FLAGS, CLIENT, ...args],
     cwd: ROOT,
+    // MCQ_URL from the environment running the tests must not pick the server.
+    env: { MCQ_URL: "", ...env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -195,6 +203,30 @@ Deno.test("the client refuses a corrupt jar in one line, exits 1 and never overw
   });
 });
 
+Deno.test("a corrupt jar of several lines is reported whole, on one line, down to what to do", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/jar.json`;
+    // Not JSON: JSON.parse's message quotes the start of the file, newlines included.
+    await Deno.writeTextFile(path, "cookies:\n  - a\n  - b\n");
+    await assert.rejects(loadJar(path), (err: Error) => {
+      assert.doesNotMatch(err.message, /\n/);
+      return true;
+    });
+    const run = await client([
+      "--jar",
+      path,
+      "--url",
+      `http://127.0.0.1:${freePort()}`,
+      "me",
+    ]);
+    assertOneLineError(
+      run,
+      1,
+      /jar\.json is corrupt \(.*\); it was left untouched: fix it, or delete it to start afresh$/,
+    );
+  });
+});
+
 Deno.test("fetchWithJar follows redirects itself and stores the cookies of every hop", async () => {
   const seen: string[] = [];
   await withServer((request) => {
@@ -333,6 +365,193 @@ Deno.test("usage errors exit 2 with one line", async () => {
   const help = await client(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.out, /usage: deno task client/);
+});
+
+/** A stand-in server whose only quiz is q1, for what the client does around the API. */
+function oneQuiz(request: Request): Response {
+  const path = new URL(request.url).pathname;
+  if (path !== "/api/quizzes") return Response.json({}, { status: 404 });
+  return Response.json([{ id: "q1", title: "Quiz one", questionCount: 2 }]);
+}
+
+Deno.test("MCQ_URL picks the server when --url is absent, and --url wins over it", async () => {
+  await withTempDir(async (dir) => {
+    await withServer(oneQuiz, async (base) => {
+      const jar = `${dir}/jar.json`;
+      const fromEnv = await client(["--jar", jar], "", { MCQ_URL: base });
+      assert.equal(fromEnv.code, 0, fromEnv.err);
+      assert.match(fromEnv.out, /q1\s+2\s+Quiz one/);
+      assert.match(
+        fromEnv.out,
+        new RegExp(`deno task client --jar ${jar} take <ID>`),
+        "MCQ_URL is still set for the next command: the hint need not repeat it",
+      );
+      const nobody = `http://127.0.0.1:${freePort()}`;
+      const urlWins = await client(["--url", base, "--jar", jar], "", {
+        MCQ_URL: nobody,
+      });
+      assert.equal(urlWins.code, 0, urlWins.err);
+      assert.match(urlWins.out, /Quiz one/);
+      assertOneLineError(
+        await client(["--url", nobody, "--jar", jar], "", { MCQ_URL: base }),
+        1,
+        /cannot reach/,
+      );
+    });
+  });
+  assertOneLineError(
+    await client(["me"], "", { MCQ_URL: "not a url" }),
+    2,
+    /MCQ_URL not a url is not a valid URL/,
+  );
+  const help = await client(["--help"]);
+  assert.match(help.out, /\$MCQ_URL/);
+});
+
+Deno.test("the hint after the list repeats the --url and --jar given, so the next command reaches the same server", async () => {
+  await withTempDir(async (dir) => {
+    await withServer(oneQuiz, async (base) => {
+      const jar = `${dir}/my jar.json`;
+      const run = await client([`--url=${base}/`, "--jar", jar]);
+      assert.equal(run.code, 0, run.err);
+      assert.ok(
+        run.out.includes(
+          `Take one with: deno task client --url ${base}/ --jar '${jar}' take <ID>\n`,
+        ),
+        run.out,
+      );
+    });
+  });
+});
+
+/** Runs the client against a stand-in server that records each registration it is sent. */
+async function registerWith(input: string) {
+  const sent: unknown[] = [];
+  let run!: Run;
+  await withTempDir(async (dir) => {
+    await withServer(async (request) => {
+      const body = await request.json();
+      sent.push(body);
+      return Response.json({ user: { username: body.username } });
+    }, async (base) => {
+      run = await client(
+        ["--url", base, "--jar", `${dir}/jar.json`, "register"],
+        input,
+      );
+    });
+  });
+  return { run, sent };
+}
+
+Deno.test("register says what is wrong with a username before asking for a password", async () => {
+  for (
+    const [name, problem] of [
+      ["ab", /Username must be 3 to 32 characters long/],
+      ["x".repeat(33), /Username must be 3 to 32 characters long/],
+      ["quiz fan!", /Username may contain only letters, digits, _, - and \./],
+    ] as const
+  ) {
+    const { run, sent } = await registerWith(
+      `${name}\nsecret password\nsecret password\n`,
+    );
+    assertOneLineError(run, 2, problem);
+    assert.doesNotMatch(run.out, /Password/, "no password was asked for");
+    assert.deepEqual(sent, [], "nothing was sent");
+  }
+});
+
+Deno.test("register asks for the password twice, and again after a mismatch, never echoing it", async () => {
+  const { run, sent } = await registerWith(
+    "quiz_fan\nfirst try pass\nfirst typo pass\ncorrect horse\ncorrect horse\n",
+  );
+  assert.equal(run.code, 0, run.err);
+  assert.equal(run.out.match(/Password again: /g)?.length, 2);
+  assert.equal(
+    run.out.match(/The passwords do not match; try again\./g)?.length,
+    1,
+  );
+  assert.match(run.out, /Registered and logged in as quiz_fan\./);
+  assert.doesNotMatch(run.out, /first t|correct horse/, "no password echoed");
+  assert.deepEqual(sent, [{ username: "quiz_fan", password: "correct horse" }]);
+});
+
+/** A terminal as `LineReader` sees one: typed bytes in, what is shown out. */
+function fakeTerminal(typed: string) {
+  const input = new TextEncoder().encode(typed);
+  let offset = 0;
+  const shown: string[] = [];
+  const stdin = {
+    isTerminal: () => true,
+    setRaw: () => {},
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (offset >= input.length) return Promise.resolve(null);
+      const n = Math.min(buffer.length, input.length - offset);
+      buffer.set(input.subarray(offset, offset + n));
+      offset += n;
+      return Promise.resolve(n);
+    },
+  };
+  const stdout = {
+    writeSync(data: Uint8Array) {
+      shown.push(new TextDecoder().decode(data));
+      return data.length;
+    },
+  };
+  const io = new LineReader(
+    stdin as unknown as typeof Deno.stdin,
+    stdout as unknown as typeof Deno.stdout,
+  );
+  return { io, shown: () => shown.join("") };
+}
+
+Deno.test("on a terminal, register asks for the username again after saying what is wrong", async () => {
+  const sent: unknown[] = [];
+  await withTempDir(async (dir) => {
+    await withServer(async (request) => {
+      sent.push(await request.json());
+      return Response.json({ user: { username: "quiz_fan" } });
+    }, async (base) => {
+      const terminal = fakeTerminal("ab\nquiz_fan\nhorse pass\rhorse pass\r");
+      const code = await main(
+        ["--url", base, "--jar", `${dir}/jar.json`, "register"],
+        terminal.io,
+      );
+      assert.equal(code, 0, terminal.shown());
+      assert.match(
+        terminal.shown(),
+        /^Username: Username must be 3 to 32 characters long\.\nUsername: Password: \nPassword again: \nRegistered/,
+      );
+    });
+  });
+  assert.deepEqual(sent, [{ username: "quiz_fan", password: "horse pass" }]);
+});
+
+Deno.test("register gives up after three mismatched passwords and registers nothing", async () => {
+  const { run, sent } = await registerWith(
+    "quiz_fan\n" + "one password\nanother one\n".repeat(3) +
+      "one password\none password\n",
+  );
+  assertOneLineError(run, 2, /the passwords did not match 3 times/);
+  assert.equal(run.out.match(/The passwords do not match/g)?.length, 3);
+  assert.deepEqual(sent, []);
+});
+
+Deno.test("the form token is read from a page whatever the attribute order and escaping", () => {
+  assert.equal(
+    csrfToken(
+      '<form><input type="hidden" name="_csrf" value="a1-b2"></form>',
+      "/",
+    ),
+    "a1-b2",
+  );
+  assert.equal(
+    csrfToken("<input value='x&amp;y' name=_csrf type=hidden>", "/"),
+    "x&y",
+  );
+  assert.throws(
+    () => csrfToken('<input name="other" value="1">', "/quiz/q"),
+    /GET \/quiz\/q: the page has no form token/,
+  );
 });
 
 Deno.test("--show-cookies prints the jar with values masked except their last 4 characters", async () => {
@@ -528,7 +747,7 @@ Deno.test("end to end: register and login through the client, and a wrong passwo
     const anonymous = (await jarCookies(jar))[0].value;
     const registered = await run(
       ["register"],
-      "quiz_fan\ncorrect horse battery\n",
+      "quiz_fan\ncorrect horse battery\ncorrect horse battery\n",
     );
     assert.equal(registered.code, 0, registered.err);
     assert.match(registered.out, /Registered and logged in as quiz_fan\./);
@@ -558,11 +777,65 @@ Deno.test("end to end: register and login through the client, and a wrong passwo
     assert.match(login.out, /Logged in as quiz_fan\./);
     assert.deepEqual((await me()).user, { username: "quiz_fan" });
 
-    const duplicate = await run(["register"], "quiz_fan\nanother password\n");
+    const duplicate = await run(
+      ["register"],
+      "quiz_fan\nanother password\nanother password\n",
+    );
     assert.equal(duplicate.code, 1);
     assert.match(
       duplicate.err,
       /^error: registration failed \(4\d\d\)/,
+    );
+  });
+});
+
+Deno.test("end to end: restart asks first, and only a yes (or --yes) forgets the quiz's answers", async () => {
+  await withApp(async ({ base, jar, run, me }) => {
+    const quiz = await firstQuiz(base);
+    const all = await run(["take", quiz.id], "1\n".repeat(quiz.questionCount));
+    assert.equal(all.code, 0, all.err);
+    const again = await run(["take", quiz.id]);
+    assert.match(again.out, /You have answered every question/);
+    assert.ok(
+      again.out.includes(
+        `Start it over with: deno task client --url ${base} --jar ${jar} restart ${quiz.id}\n`,
+      ),
+      again.out,
+    );
+    const done = (await me()).scores[quiz.id];
+    assert.equal(done.answered, quiz.questionCount);
+
+    const question =
+      `Start ${quiz.title} over? Your answers will be forgotten [y/N] `;
+    for (const input of ["n\n", "\n", ""]) {
+      const no = await run(["restart", quiz.id], input);
+      assert.equal(no.code, 0, no.err);
+      assert.ok(no.out.startsWith(question), no.out);
+      assert.match(no.out, /Nothing changed/);
+      assert.deepEqual((await me()).scores[quiz.id], done);
+    }
+
+    const yes = await run(["restart", quiz.id], "y\n");
+    assert.equal(yes.code, 0, yes.err);
+    assert.match(yes.out, /Started .* over: your answers are forgotten\./);
+    assert.equal((await me()).scores[quiz.id], undefined);
+
+    await run(["take", quiz.id], "1\nq\n");
+    assert.equal((await me()).scores[quiz.id].answered, 1);
+    const forced = await run(["restart", "--yes", quiz.id]);
+    assert.equal(forced.code, 0, forced.err);
+    assert.doesNotMatch(forced.out, /\[y\/N\]/, "--yes does not ask");
+    assert.equal((await me()).scores[quiz.id], undefined);
+
+    assertOneLineError(
+      await run(["restart", "no-such-quiz", "--yes"]),
+      1,
+      /there is no quiz "no-such-quiz"/,
+    );
+    assertOneLineError(
+      await run(["restart"]),
+      2,
+      /restart needs exactly one quiz id/,
     );
   });
 });

@@ -14,6 +14,7 @@ import {
   networkReason,
   saveJar,
 } from "./cookie_jar.ts";
+import { validateUsername } from "../accounts/password.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8000";
 export const DEFAULT_JAR = ".cookies.json";
@@ -23,17 +24,19 @@ const USAGE = `usage: deno task client [options] [command]
 commands:
   quizzes            list the quizzes (the default)
   take <quizId>      take a quiz: type a choice's number, or q to quit
+  restart <quizId>   start a quiz over: its answers are forgotten (asks first)
   me                 this session: who is logged in, visits, hits, scores
-  register           create an account and log in (asks username and password)
+  register           create an account and log in (asks username, password twice)
   login              log in (asks username and password)
   logout             end the session (its cookie is cleared)
   forget             "forget me": end the session and delete what was kept for it
 
 options:
-  --url URL          the server (default ${DEFAULT_URL})
+  --url URL          the server (default: $MCQ_URL if set, else ${DEFAULT_URL})
   --jar FILE         the cookie jar file (default ${DEFAULT_JAR} in the current directory)
   --show-cookies     print the jar's cookies (after the command, if one is given)
   --json             print the API's JSON answer (quizzes, me)
+  -y, --yes          restart without asking
   -h, --help         this help`;
 
 /** An error the user is told about in one line; `code` is the exit code. */
@@ -46,9 +49,12 @@ export class CliError extends Error {
 
 export interface Options {
   url: URL;
+  /** The options given that pick the server and the session, to repeat in hints (`--url X`). */
+  reach: string[];
   jarPath: string;
   showCookies: boolean;
   json: boolean;
+  yes: boolean;
   command: string | null;
   args: string[];
 }
@@ -56,6 +62,7 @@ export interface Options {
 const COMMANDS: Record<string, number> = {
   quizzes: 0,
   take: 1,
+  restart: 1,
   me: 0,
   register: 0,
   login: 0,
@@ -63,13 +70,63 @@ const COMMANDS: Record<string, number> = {
   forget: 0,
 };
 
-/** Parses the command line; usage errors are `CliError`s with code 2. `null` means `--help`. */
-export function parseArgs(argv: string[]): Options | null {
-  let url = DEFAULT_URL;
-  let jarPath = DEFAULT_JAR;
-  let showCookies = false;
-  let json = false;
-  const rest: string[] = [];
+/** What the command line says, before it is checked. */
+interface Given {
+  url: string | null;
+  jarPath: string | null;
+  switches: Set<"showCookies" | "json" | "yes">;
+  rest: string[];
+}
+
+const SWITCHES = {
+  "--show-cookies": "showCookies",
+  "--json": "json",
+  "-y": "yes",
+  "--yes": "yes",
+} as const;
+
+/**
+ * Parses the command line; usage errors are `CliError`s with code 2. `null` means `--help`.
+ * `envUrl` is `$MCQ_URL`: the server when `--url` is not given.
+ */
+export function parseArgs(
+  argv: string[],
+  envUrl: string | undefined = readEnv("MCQ_URL"),
+): Options | null {
+  const given = scanArgs(argv);
+  if (given === null) return null;
+  const { url, jarPath, switches, rest } = given;
+  const parsed = url !== null
+    ? serverUrl(url, "--url")
+    : envUrl
+    ? serverUrl(envUrl, "MCQ_URL")
+    : new URL(DEFAULT_URL);
+  if (jarPath === "") throw new CliError("--jar needs a file name", 2);
+  const [command = null, ...args] = rest;
+  if (command !== null) checkCommand(command, args);
+  return {
+    url: parsed,
+    reach: [
+      ...(url !== null ? ["--url", url] : []),
+      ...(jarPath !== null ? ["--jar", jarPath] : []),
+    ],
+    jarPath: jarPath ?? DEFAULT_JAR,
+    showCookies: switches.has("showCookies"),
+    json: switches.has("json"),
+    yes: switches.has("yes"),
+    command,
+    args,
+  };
+}
+
+/** Sorts the command line into options and the rest; `null` for `--help`. */
+function scanArgs(argv: string[]): Given | null {
+  const given: Given = {
+    url: null,
+    jarPath: null,
+    switches: new Set(),
+    rest: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith("--") && arg.includes("=")
@@ -81,54 +138,63 @@ export function parseArgs(argv: string[]): Options | null {
       if (next === undefined) throw new CliError(`${flag} needs a value`, 2);
       return next;
     };
-    switch (flag) {
-      case "-h":
-      case "--help":
-        return null;
-      case "--url":
-        url = value();
-        break;
-      case "--jar":
-        jarPath = value();
-        break;
-      case "--show-cookies":
-        showCookies = true;
-        break;
-      case "--json":
-        json = true;
-        break;
-      default:
-        if (arg.startsWith("-") && arg !== "-") {
-          throw new CliError(`unknown option ${arg} (see --help)`, 2);
-        }
-        rest.push(arg);
-    }
+    if (flag === "-h" || flag === "--help") return null;
+    else if (flag === "--url") given.url = value();
+    else if (flag === "--jar") given.jarPath = value();
+    else if (Object.hasOwn(SWITCHES, flag)) {
+      given.switches.add(SWITCHES[flag as keyof typeof SWITCHES]);
+    } else if (arg.startsWith("-") && arg !== "-") {
+      throw new CliError(`unknown option ${arg} (see --help)`, 2);
+    } else given.rest.push(arg);
   }
+  return given;
+}
+
+function checkCommand(command: string, args: string[]) {
+  if (!Object.hasOwn(COMMANDS, command)) {
+    throw new CliError(`unknown command ${command} (see --help)`, 2);
+  }
+  if (args.length !== COMMANDS[command]) {
+    throw new CliError(
+      COMMANDS[command] === 1
+        ? `${command} needs exactly one quiz id (see the quizzes command)`
+        : `${command} takes no arguments`,
+      2,
+    );
+  }
+}
+
+/** `text` as a server URL; `from` says where it came from (`--url`, `MCQ_URL`) in errors. */
+function serverUrl(text: string, from: string): URL {
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = new URL(text);
   } catch {
-    throw new CliError(`--url ${url} is not a valid URL`, 2);
+    throw new CliError(`${from} ${text} is not a valid URL`, 2);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new CliError(`--url ${url} must be an http:// or https:// URL`, 2);
+    throw new CliError(`${from} ${text} must be an http:// or https:// URL`, 2);
   }
-  if (jarPath === "") throw new CliError("--jar needs a file name", 2);
-  const [command = null, ...args] = rest;
-  if (command !== null) {
-    if (!(command in COMMANDS)) {
-      throw new CliError(`unknown command ${command} (see --help)`, 2);
-    }
-    if (args.length !== COMMANDS[command]) {
-      throw new CliError(
-        command === "take"
-          ? "take needs exactly one quiz id (see the quizzes command)"
-          : `${command} takes no arguments`,
-        2,
-      );
-    }
+  return parsed;
+}
+
+/** An environment variable, or undefined when it is unset or not allowed (`--allow-env`). */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
   }
-  return { url: parsed, jarPath, showCookies, json, command, args };
+}
+
+/** A command line for the user to type (`deno task client --url X take`), shell-quoted. */
+export function commandLine(words: string[]): string {
+  return ["deno task client", ...words.map(shellWord)].join(" ");
+}
+
+function shellWord(word: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** Reads stdin line by line (a pipe or a terminal), and passwords without echo on a terminal. */
@@ -262,6 +328,26 @@ export class Api {
     return new URL(this.base.href.replace(/\/+$/, "") + path);
   }
 
+  /** `fetch` through the jar; a network failure is a `CliError`. The jar is saved after. */
+  async send(
+    method: string,
+    path: string,
+    init: RequestInit = {},
+  ): Promise<Response> {
+    try {
+      return await fetchWithJar(this.jar, this.url(path), { ...init, method });
+    } catch (err) {
+      const why = networkReason(err);
+      throw new CliError(
+        `cannot reach ${this.base.origin}: ${why}${
+          /refused/.test(why) ? " (is the server running?)" : ""
+        }`,
+      );
+    } finally {
+      await this.persist();
+    }
+  }
+
   async request(
     method: string,
     path: string,
@@ -269,22 +355,10 @@ export class Api {
   ): Promise<ApiAnswer> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
-    try {
-      response = await fetchWithJar(this.jar, this.url(path), {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw new CliError(
-        `cannot reach ${this.base.origin}: ${networkReason(err)}${
-          /refused/.test(networkReason(err)) ? " (is the server running?)" : ""
-        }`,
-      );
-    } finally {
-      await this.persist();
-    }
+    const response = await this.send(method, path, {
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     let text: string;
     try {
       text = await response.text();
@@ -375,7 +449,12 @@ function scoreLine(s: Partial<Score>): string {
   }`;
 }
 
-async function listQuizzes(api: Api, io: LineReader, json: boolean) {
+async function listQuizzes(
+  api: Api,
+  io: LineReader,
+  json: boolean,
+  reach: string[],
+) {
   const data = await api.ok("GET", "/api/quizzes");
   if (!Array.isArray(data)) throw unexpected("GET /api/quizzes");
   if (json) return io.write(JSON.stringify(data, null, 2) + "\n");
@@ -390,7 +469,7 @@ async function listQuizzes(api: Api, io: LineReader, json: boolean) {
       }  ${q.title}\n`,
     );
   }
-  io.write(`\nTake one with: deno task client take <ID>\n`);
+  io.write(`\nTake one with: ${commandLine([...reach, "take"])} <ID>\n`);
 }
 
 async function showMe(api: Api, io: LineReader, json: boolean) {
@@ -410,7 +489,11 @@ async function showMe(api: Api, io: LineReader, json: boolean) {
   }
 }
 
-async function takeQuiz(api: Api, io: LineReader, quizId: string) {
+/** The quiz `quizId` from the API; one that does not exist is a `CliError` that says so. */
+async function findQuiz(
+  api: Api,
+  quizId: string,
+): Promise<Record<string, unknown> & { questions: unknown[] }> {
   const path = `/api/quizzes/${encodeURIComponent(quizId)}`;
   const answer = await api.request("GET", path);
   if (answer.status === 404) {
@@ -425,6 +508,17 @@ async function takeQuiz(api: Api, io: LineReader, quizId: string) {
   if (!isRecord(quiz) || !Array.isArray(quiz.questions)) {
     throw unexpected(`GET ${path}`);
   }
+  return quiz as Record<string, unknown> & { questions: unknown[] };
+}
+
+async function takeQuiz(
+  api: Api,
+  io: LineReader,
+  quizId: string,
+  reach: string[],
+) {
+  const path = `/api/quizzes/${encodeURIComponent(quizId)}`;
+  const quiz = await findQuiz(api, quizId);
   const questions = quiz.questions as Question[];
   const total = questions.length;
   const me = asMe(await api.ok("GET", "/api/me"));
@@ -435,7 +529,7 @@ async function takeQuiz(api: Api, io: LineReader, quizId: string) {
     io.write(
       `You have answered every question of this quiz already: ${
         scoreLine(progress)
-      }.\n`,
+      }.\nStart it over with: ${commandLine([...reach, "restart", quizId])}\n`,
     );
     return;
   }
@@ -522,17 +616,55 @@ async function takeQuiz(api: Api, io: LineReader, quizId: string) {
   io.write(`\nFinished: ${scoreLine(last)}.\n`);
 }
 
-async function account(api: Api, io: LineReader, action: "login" | "register") {
-  let username: string | null = null;
-  while (!username) {
-    username = await io.question("Username: ");
-    if (username === null) throw new CliError("no username given", 2);
-    username = username.trim();
-    if (!username && !io.interactive) {
-      throw new CliError("no username given", 2);
-    }
+/**
+ * Asks for a username until one is given. A new one (`register`) must follow the server's rule,
+ * checked here so that what is wrong is said before a password is typed for nothing.
+ */
+async function askUsername(io: LineReader, isNew: boolean): Promise<string> {
+  for (;;) {
+    const line = await io.question("Username: ");
+    if (line === null) throw new CliError("no username given", 2);
+    const username = line.trim();
+    const problem = !username
+      ? "no username given"
+      : isNew
+      ? validateUsername(username)
+      : null;
+    if (problem === null) return username;
+    // Piped input: the next line is the password, which must not be taken for a username.
+    if (!io.interactive) throw new CliError(problem, 2);
+    if (username) io.write(`${problem}.\n`);
   }
-  const password = await io.secret("Password: ");
+}
+
+/** How many times `register` asks for a password and its confirmation before giving up. */
+const PASSWORD_TRIES = 3;
+
+/** Asks for a new password twice (not echoed); a mismatch is said and asked again. */
+async function askNewPassword(io: LineReader): Promise<string> {
+  for (let attempt = 1; attempt <= PASSWORD_TRIES; attempt++) {
+    const password = await io.secret("Password: ");
+    if (password === null) throw new CliError("no password given", 2);
+    const again = await io.secret("Password again: ");
+    if (again === null) throw new CliError("the password was not confirmed", 2);
+    if (again === password) return password;
+    io.write(
+      attempt < PASSWORD_TRIES
+        ? "The passwords do not match; try again.\n"
+        : "The passwords do not match.\n",
+    );
+  }
+  throw new CliError(
+    `the passwords did not match ${PASSWORD_TRIES} times: nothing was registered`,
+    2,
+  );
+}
+
+async function account(api: Api, io: LineReader, action: "login" | "register") {
+  const username = await askUsername(io, action === "register");
+  const password = action === "register"
+    ? await askNewPassword(io)
+    : await io.secret("Password: ");
   if (password === null) throw new CliError("no password given", 2);
   const path = `/api/${action}`;
   const answer = await api.request("POST", path, { username, password });
@@ -561,6 +693,83 @@ async function account(api: Api, io: LineReader, action: "login" | "register") {
       ? `Logged in as ${name}.\n`
       : `Registered and logged in as ${name}.\n`,
   );
+}
+
+/**
+ * Starts a quiz over, once the user said yes (or gave --yes). The server does this only as a form
+ * of the quiz page (POST /quiz/:id/restart with the session's `_csrf` token), so do as a browser:
+ * read the token from the page, then post the form.
+ */
+async function restartQuiz(
+  api: Api,
+  io: LineReader,
+  quizId: string,
+  yes: boolean,
+) {
+  const quiz = await findQuiz(api, quizId);
+  const title = typeof quiz.title === "string" ? quiz.title : quizId;
+  if (!yes) {
+    const answer = await io.question(
+      `Start ${title} over? Your answers will be forgotten [y/N] `,
+    );
+    if (!/^y(es)?$/i.test(answer?.trim() ?? "")) {
+      io.write("Nothing changed (answer y, or pass --yes, to start over).\n");
+      return;
+    }
+  }
+  const page = `/quiz/${encodeURIComponent(quizId)}`;
+  const token = csrfToken(await pageText(api, page), page);
+  const path = `${page}/restart`;
+  const response = await api.send("POST", path, {
+    headers: {
+      accept: "text/html",
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ _csrf: token }).toString(),
+  });
+  await response.body?.cancel();
+  if (!response.ok) {
+    throw new CliError(`POST ${path} failed (${response.status})`);
+  }
+  io.write(`Started ${title} over: your answers are forgotten.\n`);
+}
+
+/** The HTML of a page of the site; anything but a 2xx is a `CliError`. */
+async function pageText(api: Api, path: string): Promise<string> {
+  const response = await api.send("GET", path, {
+    headers: { accept: "text/html" },
+  });
+  const text = await response.text().catch((err) => {
+    throw new CliError(
+      `GET ${path}: the answer was cut off (${networkReason(err)})`,
+    );
+  });
+  if (!response.ok) {
+    throw new CliError(`GET ${path} failed (${response.status})`);
+  }
+  return text;
+}
+
+/** The form token of a page (each form of a session carries the same one). */
+export function csrfToken(html: string, path: string): string {
+  for (const tag of html.match(/<input\b[^>]*>/gi) ?? []) {
+    if (!/\bname=["']?_csrf["'\s>/]/i.test(tag)) continue;
+    const value = tag.match(/\bvalue=(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i);
+    if (value) return decodeEntities(value[1] ?? value[2] ?? value[3]);
+  }
+  throw new CliError(`GET ${path}: the page has no form token (_csrf)`);
+}
+
+/** Undoes the escaping an HTML attribute value gets (`&amp;`, `&quot;`, `&lt;`, `&gt;`, `&#39;`). */
+function decodeEntities(text: string): string {
+  const named: Record<string, string> = {
+    amp: "&",
+    quot: '"',
+    lt: "<",
+    gt: ">",
+    "#39": "'",
+  };
+  return text.replace(/&(amp|quot|lt|gt|#39);/g, (_, name) => named[name]);
 }
 
 async function endSession(
@@ -665,13 +874,16 @@ export async function main(
       case null:
         break;
       case "quizzes":
-        await listQuizzes(api, io, options.json);
+        await listQuizzes(api, io, options.json, options.reach);
         break;
       case "me":
         await showMe(api, io, options.json);
         break;
       case "take":
-        await takeQuiz(api, io, options.args[0]);
+        await takeQuiz(api, io, options.args[0], options.reach);
+        break;
+      case "restart":
+        await restartQuiz(api, io, options.args[0], options.yes);
         break;
       case "login":
       case "register":
@@ -707,21 +919,16 @@ export async function main(
  */
 function fromInvocationDir(path: string): string {
   if (path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path)) return path;
-  let dir: string | undefined;
-  try {
-    dir = Deno.env.get("INIT_CWD");
-  } catch {
-    dir = undefined; // No --allow-env: the current directory it is.
-  }
+  // Without it (or without --allow-env), the current directory it is.
+  const dir = readEnv("INIT_CWD");
   return dir ? `${dir.replace(/[\\/]+$/, "")}/${path}` : path;
 }
 
 function printError(message: string) {
+  // One line, but the whole message: cutting at the first newline left sentences half said.
+  const line = message.trim().replace(/\s*\r?\n\s*/g, " ");
   try {
-    writeAll(
-      Deno.stderr,
-      new TextEncoder().encode(`error: ${message.split("\n")[0]}\n`),
-    );
+    writeAll(Deno.stderr, new TextEncoder().encode(`error: ${line}\n`));
   } catch {
     // stderr is gone: nothing more can be said.
   }

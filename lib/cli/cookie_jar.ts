@@ -215,6 +215,11 @@ export function networkReason(err: unknown): string {
   return detail.replace(/^error sending request for url \([^)]*\): /, "");
 }
 
+/**
+ * An error's message on one line. V8's JSON.parse quotes the text it choked on, newlines and all
+ * (`Unexpected token 'c', "cookies:\n  - a"...`): they are shown as `\n` so the message stays whole.
+ */
 function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\r?\n/g, "\\n");
 }
