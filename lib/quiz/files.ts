@@ -26,9 +26,12 @@ export function parseQuizFile(file: string, source: string): Quiz {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Reads and parses one quiz file; a file that is not UTF-8 is a QuizFileError, not mojibake. */
-export async function readQuizFile(file: string): Promise<Quiz> {
-  const bytes = await Deno.readFile(file);
+/**
+ * Reads and parses one quiz file; a file that is not UTF-8 is a QuizFileError, not mojibake.
+ * `path` is where to read it when that differs from the name errors should show.
+ */
+export async function readQuizFile(file: string, path = file): Promise<Quiz> {
+  const bytes = await Deno.readFile(path);
   let source: string;
   try {
     source = utf8.decode(bytes);
