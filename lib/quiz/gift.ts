@@ -128,20 +128,23 @@ type Answers = Pick<
   "choices" | "choiceLines" | "correct" | "feedback" | "generalFeedback"
 >;
 
+/** The `::title::` at the start of a question, if any, and where its text starts. */
+function readTitle(raw: string, at: At): [string | undefined, number] {
+  const pos = skipSpace(raw, 0);
+  if (!raw.startsWith("::", pos)) return [undefined, pos];
+  const end = findUnescaped(raw, "::", pos + 2);
+  if (end < 0) {
+    throw new LineProblem(at(pos), "the title opened with :: is not closed");
+  }
+  const title = clean(raw.slice(pos + 2, end));
+  if (title === "") throw new LineProblem(at(pos), "empty title in :: ::");
+  return [title, skipSpace(raw, end + 2)];
+}
+
 function parseQuestion(block: Block): ParsedQuestion {
   const raw = block.text;
   const at: At = (offset) => lineAt(block, offset);
-  let pos = skipSpace(raw, 0);
-  let title: string | undefined;
-  if (raw.startsWith("::", pos)) {
-    const end = findUnescaped(raw, "::", pos + 2);
-    if (end < 0) {
-      throw new LineProblem(at(pos), "the title opened with :: is not closed");
-    }
-    title = clean(raw.slice(pos + 2, end));
-    if (title === "") throw new LineProblem(at(pos), "empty title in :: ::");
-    pos = skipSpace(raw, end + 2);
-  }
+  let [title, pos] = readTitle(raw, at);
   const tag = /^\[(html|moodle|plain|markdown)\]/.exec(raw.slice(pos));
   if (tag) pos += tag[0].length;
   const open = findUnescaped(raw, "{", pos);
@@ -263,12 +266,8 @@ function trueFalse(raw: string, from: number, end: number, at: At): Answers {
   };
 }
 
-function multipleChoice(
-  raw: string,
-  from: number,
-  end: number,
-  at: At,
-): Answers {
+/** The offsets of the unescaped `=` and `~` that start each answer. */
+function answerMarks(raw: string, from: number, end: number, at: At): number[] {
   const marks: number[] = [];
   for (let i = from; i < end; i++) {
     if (raw[i] === "\\") i++;
@@ -281,13 +280,48 @@ function multipleChoice(
       "text before the first answer: start each answer with = (right) or ~ (wrong)",
     );
   }
+  return marks;
+}
+
+/** The one right answer's index among `marks`, or the problem with the others. */
+function rightAnswer(raw: string, marks: number[], at: At): number {
+  const rights = marks.flatMap((mark, k) => raw[mark] === "=" ? [k] : []);
+  const [first, second] = rights.map((k) => at(marks[k]));
+  if (rights.length === marks.length) {
+    throw new LineProblem(
+      first,
+      "short-answer questions (only = answers) are not supported: mark wrong choices with ~",
+    );
+  }
+  if (rights.length === 0) {
+    throw new LineProblem(
+      at(marks[0]),
+      "no correct answer: mark the right choice with =",
+    );
+  }
+  if (rights.length > 1) {
+    throw new LineProblem(
+      second,
+      `a second correct answer (the first is on line ${first}): ` +
+        "exactly one choice starts with = (write \\= for an equals sign)",
+    );
+  }
+  return rights[0];
+}
+
+function multipleChoice(
+  raw: string,
+  from: number,
+  end: number,
+  at: At,
+): Answers {
+  const marks = answerMarks(raw, from, end, at);
   const answers: Answers = {
     choices: [],
     choiceLines: [],
     correct: -1,
     feedback: [],
   };
-  const rights: number[] = [];
   marks.forEach((mark, k) => {
     const stop = marks[k + 1] ?? end;
     if (raw[skipSpace(raw, mark + 1)] === "%") {
@@ -301,35 +335,13 @@ function multipleChoice(
     if (text === "") {
       throw new LineProblem(at(mark), `empty answer after ${raw[mark]}`);
     }
-    if (raw[mark] === "=") rights.push(k);
     answers.choices.push(text);
     answers.choiceLines.push(at(mark));
     answers.feedback!.push(
       hash < 0 ? null : clean(raw.slice(hash + 1, stop)) || null,
     );
   });
-  if (rights.length === marks.length) {
-    throw new LineProblem(
-      at(marks[0]),
-      "short-answer questions (only = answers) are not supported: mark wrong choices with ~",
-    );
-  }
-  if (rights.length === 0) {
-    throw new LineProblem(
-      at(marks[0]),
-      "no correct answer: mark the right choice with =",
-    );
-  }
-  if (rights.length > 1) {
-    throw new LineProblem(
-      answers.choiceLines[rights[1]],
-      `a second correct answer (the first is on line ${
-        answers.choiceLines[rights[0]]
-      }): ` +
-        "exactly one choice starts with = (write \\= for an equals sign)",
-    );
-  }
-  answers.correct = rights[0];
+  answers.correct = rightAnswer(raw, marks, at);
   return answers;
 }
 
