@@ -8,13 +8,27 @@ export interface Question {
   correct: number;
   /** Shown after the question is answered. */
   explanation: string;
+  // The optional fields below come from quiz files (lib/quiz/files.ts); the app may ignore them.
+  /** Stable ids of `choices`, same order (rules in lib/quiz/quiz_file.ts). */
+  choiceIds?: string[];
+  /** Feedback for each choice, same order; null where there is none. */
+  choiceFeedback?: (string | null)[];
+  /** GIFT general feedback (`####`); `explanation` holds the same text. */
+  generalFeedback?: string;
+  /** The markup the texts are written in (a GIFT `[format]`); absent means plain text. */
+  format?: TextFormat;
 }
+
+/** GIFT's text formats. Whatever the format, the app must show texts escaped, never as raw HTML. */
+export type TextFormat = "moodle" | "html" | "markdown" | "plain";
 
 export interface Quiz {
   id: string;
   title: string;
   description: string;
   questions: Question[];
+  /** Show the choices in a random order (asked by a GIFT file's `// mcq-edge: shuffle`). */
+  shuffle?: boolean;
 }
 
 /** What a client may see of a quiz: never the answers or their explanations. */
