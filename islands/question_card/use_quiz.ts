@@ -1,5 +1,10 @@
 import { useRef, useState } from "preact/hooks";
-import type { Feedback, FocusTarget, QuestionCardProps } from "./types.ts";
+import type {
+  Feedback,
+  FocusTarget,
+  PublicQuestion,
+  QuestionCardProps,
+} from "./types.ts";
 import { useSubmit } from "./use_submit.ts";
 
 /**
@@ -26,8 +31,7 @@ export function useQuiz(props: QuestionCardProps) {
   }
 
   function next() {
-    const done = new Set([...answered, ...(question ? [question.id] : [])]);
-    const upcoming = questions.find((q) => !done.has(q.id));
+    const upcoming = firstUnanswered(questions, answered, question);
     if (!upcoming) {
       location.assign(`/quiz/${encodeURIComponent(quizId)}/result`);
       return;
@@ -69,4 +73,14 @@ export function useQuiz(props: QuestionCardProps) {
     choose,
     submit,
   };
+}
+
+/** The first question neither in `answered` nor `current` (just answered), if any. */
+function firstUnanswered(
+  questions: PublicQuestion[],
+  answered: string[],
+  current: PublicQuestion | null,
+): PublicQuestion | undefined {
+  const done = new Set([...answered, ...(current ? [current.id] : [])]);
+  return questions.find((q) => !done.has(q.id));
 }
