@@ -18,10 +18,9 @@ import {
   MAX_KNOWN,
 } from "../lib/sessions/memory.ts";
 import {
-  handleOfSessionId,
   HANDLES_KEPT,
   HITS_KEY,
-  sessionHandle,
+  SessionHandles,
 } from "../lib/sessions/session.ts";
 import { endSession } from "../lib/sessions/kv_store.ts";
 import {
@@ -272,18 +271,19 @@ Deno.test("what is remembered is bounded and forgotten after its second", () => 
 });
 
 Deno.test("a session's handle is the SHA-256 of its id, whether remembered or not", () => {
+  const handles = new SessionHandles();
   const ids = Array.from(
     { length: HANDLES_KEPT + 2 },
     () => crypto.randomUUID(),
   );
   // Twice over more ids than are kept: the second round finds some remembered, some not.
   for (let round = 0; round < 2; round++) {
-    for (const id of ids) assert.equal(sessionHandle(id), sha256Hex(id));
+    for (const id of ids) assert.equal(handles.of(id), sha256Hex(id));
   }
   // A cookie value has a handle only if it is a session id, remembered or not.
-  assert.equal(handleOfSessionId(ids[0]), sha256Hex(ids[0]));
+  assert.equal(handles.ofCookieValue(ids[0]), sha256Hex(ids[0]));
   const unseen = crypto.randomUUID();
-  assert.equal(handleOfSessionId(unseen), sha256Hex(unseen));
+  assert.equal(handles.ofCookieValue(unseen), sha256Hex(unseen));
   for (
     const value of [
       "",
@@ -294,7 +294,7 @@ Deno.test("a session's handle is the SHA-256 of its id, whether remembered or no
       "__proto__",
     ]
   ) {
-    assert.equal(handleOfSessionId(value), undefined, value);
+    assert.equal(handles.ofCookieValue(value), undefined, value);
   }
 });
 

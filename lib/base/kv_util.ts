@@ -14,58 +14,88 @@ interface Watched {
   onTimeout?: () => void;
 }
 
-// One shared ticker watches every pending store call: a timer per call cost about 10 %
-// of a page view's JavaScript time (benchmark profile). It runs only while calls are
-// pending, so nothing is left behind when the store is idle.
-const watched = new Set<Watched>();
-let ticker: ReturnType<typeof setInterval> | undefined;
+/**
+ * Deadlines for pending store calls, all watched by one ticker: a timer per call cost
+ * about 10 % of a page view's JavaScript time (benchmark profile). It runs only while
+ * calls are pending, so nothing is left behind when the store is idle.
+ */
+export class Timeouts {
+  readonly #watched = new Set<Watched>();
+  #ticker: ReturnType<typeof setInterval> | undefined;
 
-function unwatch(w: Watched) {
-  watched.delete(w);
-  if (watched.size === 0 && ticker !== undefined) {
-    clearInterval(ticker);
-    ticker = undefined;
+  /** Rejects with a 503 when `promise` takes longer than `ms` (give or take 50 ms). */
+  watch<T>(
+    promise: Promise<T>,
+    ms: number,
+    onTimeout?: () => void,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const w: Watched = {
+        deadline: performance.now() + ms,
+        reject,
+        onTimeout,
+      };
+      this.#watched.add(w);
+      // Not unref'd: a caller awaiting a hung store must still get its 503.
+      this.#ticker ??= setInterval(() => this.#tick(), 50);
+      promise.then(
+        (value) => {
+          this.#unwatch(w);
+          resolve(value);
+        },
+        (error) => {
+          this.#unwatch(w);
+          reject(error);
+        },
+      );
+    });
   }
-}
 
-function tick() {
-  const now = performance.now();
-  for (const w of watched) {
-    if (now >= w.deadline) {
-      unwatch(w);
-      w.onTimeout?.();
-      w.reject(storeUnavailable());
+  #unwatch(w: Watched) {
+    this.#watched.delete(w);
+    if (this.#watched.size === 0 && this.#ticker !== undefined) {
+      clearInterval(this.#ticker);
+      this.#ticker = undefined;
+    }
+  }
+
+  #tick() {
+    const now = performance.now();
+    for (const w of this.#watched) {
+      if (now >= w.deadline) {
+        this.#unwatch(w);
+        try {
+          w.onTimeout?.();
+        } catch (error) {
+          // One caller's clean-up must not keep the others from their 503.
+          console.error(`store: timeout clean-up failed: ${error}`);
+        }
+        w.reject(storeUnavailable());
+      }
     }
   }
 }
 
 /**
+ * Process-wide on purpose, unlike every other cache or queue (owned by an app's session
+ * store or committer): one timer for all pending store calls is the point, and `retrying`
+ * is called by domain code on plain arguments (accounts, quiz), which has no app to ask
+ * for one. It holds only deadlines and the callbacks that reject each caller's own
+ * promise: nothing a caller can read, so two apps in one process see nothing of each
+ * other through it, and no test needs to reset it.
+ */
+const storeTimeouts = new Timeouts();
+
+/**
  * Rejects with a 503 when `promise` takes longer than `ms` (give or take 50 ms): a hung
- * store must not hang the client.
+ * store must not hang the client. `onTimeout` runs first, when it does.
  */
 export function withTimeout<T>(
   promise: Promise<T>,
   ms: number,
   onTimeout?: () => void,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const w: Watched = { deadline: performance.now() + ms, reject, onTimeout };
-    watched.add(w);
-    if (ticker === undefined) {
-      // Not unref'd: a caller awaiting a hung store must still get its 503.
-      ticker = setInterval(tick, 50);
-    }
-    promise.then(
-      (value) => {
-        unwatch(w);
-        resolve(value);
-      },
-      (error) => {
-        unwatch(w);
-        reject(error);
-      },
-    );
-  });
+  return storeTimeouts.watch(promise, ms, onTimeout);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

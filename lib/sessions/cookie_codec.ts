@@ -200,9 +200,17 @@ async function deriveKey(
 export async function createCookieCodec(
   opts: CookieCodecOptions,
 ): Promise<CookieCodec> {
+  const maxValueBytes = checkOptions(opts);
+  const keys = await Promise.all(
+    opts.secrets.map((s, i) => deriveKey(s, i === 0)),
+  );
+  return new CookieSealer(keys, opts.context, maxValueBytes);
+}
+
+/** Throws on the options {@link createCookieCodec} refuses; returns `maxValueBytes`. */
+function checkOptions(opts: CookieCodecOptions): number {
   const { secrets, context } = opts;
   const maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-
   if (!Array.isArray(secrets) || secrets.length === 0) {
     throw new Error("cookie codec: at least one SESSION_SECRET is required");
   }
@@ -237,136 +245,153 @@ export async function createCookieCodec(
         `(name is ${contextBytes} bytes), got ${maxValueBytes}`,
     );
   }
+  return maxValueBytes;
+}
 
-  const keys = await Promise.all(secrets.map((s, i) => deriveKey(s, i === 0)));
-  const primary = keys[0];
-  // kid -> candidate keys, primary first. A list, not a single key, so that
-  // a (2^-48) kid collision between two secrets still opens correctly.
-  const byKid = new Map<string, DerivedKey[]>();
-  for (const k of keys) {
-    const list = byKid.get(k.kid);
-    if (list) list.push(k);
-    else byKid.set(k.kid, [k]);
-  }
-
-  // "v1." + kid + "." + iv + "." — fixed for every value.
-  const overhead = VERSION.length + 1 + primary.kid.length + 1 +
-    base64UrlLength(IV_BYTES) + 1;
-  // Opening looks at no more than this. Twice the sealing limit, not the limit
-  // itself, so lowering maxValueBytes does not log out every session carrying
-  // a cookie sealed under the old, larger limit.
-  const maxInputLength = maxValueBytes * 2;
-
-  const primaryAad = aadFor(primary.kid, context);
-  // Sealed value -> its plaintext (see SEALED_KEPT).
-  const sealedHere = new BoundedMap<string, string>(SEALED_KEPT, {
+/** The codec {@link createCookieCodec} describes, over keys derived up front. */
+class CookieSealer implements CookieCodec {
+  readonly #primary: DerivedKey;
+  /**
+   * kid -> candidate keys, primary first. A list, not a single key, so that
+   * a (2^-48) kid collision between two secrets still opens correctly.
+   */
+  readonly #byKid = new Map<string, DerivedKey[]>();
+  /** "v1." + kid + "." + iv + "." — fixed for every value. */
+  readonly #overhead: number;
+  /**
+   * Opening looks at no more than this. Twice the sealing limit, not the limit
+   * itself, so lowering maxValueBytes does not log out every session carrying
+   * a cookie sealed under the old, larger limit.
+   */
+  readonly #maxInputLength: number;
+  readonly #primaryAad: Uint8Array<ArrayBuffer>;
+  /** Sealed value -> its plaintext (see SEALED_KEPT). */
+  readonly #sealedHere = new BoundedMap<string, string>(SEALED_KEPT, {
     maxWeight: SEALED_KEPT_CHARS,
     weigh: (value, text) => value.length + text.length,
   });
 
-  /** The payload in an authentic plaintext, or null if expired or not of our format. */
-  function payloadOf<T>(
-    text: string,
-    now: number,
-    primaryKey: boolean,
-  ): Opened<T> | null {
-    // Authentic, but still checked: a bug or a future format must not turn
-    // into a crash or a silently wrong session.
-    const data: unknown = JSON.parse(text);
-    if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      return null;
+  constructor(
+    keys: DerivedKey[],
+    private readonly context: string,
+    private readonly maxValueBytes: number,
+  ) {
+    this.#primary = keys[0];
+    for (const k of keys) {
+      const list = this.#byKid.get(k.kid);
+      if (list) list.push(k);
+      else this.#byKid.set(k.kid, [k]);
     }
-    const record = data as Record<string, unknown>;
-    if (!Object.hasOwn(record, "p")) return null;
-    const expiresAt = record.e;
-    if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
-      return null;
-    }
-    if (now >= expiresAt) return null;
-    return { payload: record.p as T, stale: !primaryKey };
+    this.#overhead = VERSION.length + 1 + this.#primary.kid.length + 1 +
+      base64UrlLength(IV_BYTES) + 1;
+    this.#maxInputLength = maxValueBytes * 2;
+    this.#primaryAad = aadFor(this.#primary.kid, context);
   }
 
-  return {
-    async seal(payload: unknown, expiresAt: number): Promise<string> {
-      if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
-        throw new TypeError(
-          "cookie codec: expiresAt must be a finite epoch-ms number",
-        );
-      }
-      if (JSON.stringify(payload) === undefined) {
-        // undefined, functions and symbols vanish in JSON; sealing them would
-        // give back a payload different from what was sealed.
-        throw new TypeError(
-          "cookie codec: payload must be representable as JSON",
-        );
-      }
-      const text = JSON.stringify({ p: payload, e: expiresAt });
-      const plaintext = encoder.encode(text);
-      // The size is known before encrypting: refuse early, without crypto work.
-      const size = overhead + base64UrlLength(plaintext.length + TAG_BYTES);
-      if (size > maxValueBytes) {
-        throw new CookieTooLargeError(size, maxValueBytes);
-      }
-
-      const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-      const sealed = await crypto.subtle.encrypt(
-        { name: "AES-GCM", iv, additionalData: primaryAad },
-        primary.key,
-        plaintext,
+  async seal(payload: unknown, expiresAt: number): Promise<string> {
+    if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
+      throw new TypeError(
+        "cookie codec: expiresAt must be a finite epoch-ms number",
       );
-      const value = `${VERSION}.${primary.kid}.${toBase64Url(iv)}.${
-        toBase64Url(new Uint8Array(sealed))
-      }`;
-      sealedHere.set(value, text);
-      return value;
-    },
+    }
+    if (JSON.stringify(payload) === undefined) {
+      // undefined, functions and symbols vanish in JSON; sealing them would
+      // give back a payload different from what was sealed.
+      throw new TypeError(
+        "cookie codec: payload must be representable as JSON",
+      );
+    }
+    const text = JSON.stringify({ p: payload, e: expiresAt });
+    const plaintext = encoder.encode(text);
+    // The size is known before encrypting: refuse early, without crypto work.
+    const size = this.#overhead +
+      base64UrlLength(plaintext.length + TAG_BYTES);
+    if (size > this.maxValueBytes) {
+      throw new CookieTooLargeError(size, this.maxValueBytes);
+    }
 
-    async open<T = unknown>(
-      value: string,
-      now: number,
-    ): Promise<Opened<T> | null> {
-      try {
-        // Cheap checks first: a forged or oversized cookie costs no crypto.
-        if (typeof value !== "string" || value.length > maxInputLength) {
-          return null;
-        }
-        // A NaN `now` would make the expiry comparison false, i.e. never expire.
-        if (typeof now !== "number" || Number.isNaN(now)) return null;
-        const text = sealedHere.get(value);
-        if (text !== undefined) return payloadOf<T>(text, now, true);
-        const parts = value.split(".");
-        if (parts.length !== 4) return null;
-        const [version, kid, ivText, sealedText] = parts;
-        if (version !== VERSION || !KID_RE.test(kid)) return null;
-        const candidates = byKid.get(kid);
-        if (!candidates) return null;
-        const iv = fromBase64Url(ivText);
-        if (!iv || iv.length !== IV_BYTES) return null;
-        const sealed = fromBase64Url(sealedText);
-        if (!sealed || sealed.length <= TAG_BYTES) return null;
+    const primary = this.#primary;
+    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+    const sealed = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: this.#primaryAad },
+      primary.key,
+      plaintext,
+    );
+    const value = `${VERSION}.${primary.kid}.${toBase64Url(iv)}.${
+      toBase64Url(new Uint8Array(sealed))
+    }`;
+    this.#sealedHere.set(value, text);
+    return value;
+  }
 
-        const additionalData = aadFor(kid, context);
-        for (const candidate of candidates) {
-          let plaintext: ArrayBuffer;
-          try {
-            plaintext = await crypto.subtle.decrypt(
-              { name: "AES-GCM", iv, additionalData },
-              candidate.key,
-              sealed,
-            );
-          } catch {
-            continue; // authentication failed under this key
-          }
-          return payloadOf<T>(
-            decoder.decode(plaintext),
-            now,
-            candidate.primary,
-          );
-        }
+  async open<T = unknown>(
+    value: string,
+    now: number,
+  ): Promise<Opened<T> | null> {
+    try {
+      // Cheap checks first: a forged or oversized cookie costs no crypto.
+      if (typeof value !== "string" || value.length > this.#maxInputLength) {
         return null;
-      } catch {
-        return null; // invalid UTF-8, invalid JSON, anything unforeseen
       }
-    },
-  };
+      // A NaN `now` would make the expiry comparison false, i.e. never expire.
+      if (typeof now !== "number" || Number.isNaN(now)) return null;
+      const text = this.#sealedHere.get(value);
+      if (text !== undefined) return payloadOf<T>(text, now, true);
+      return await this.#decrypt<T>(value, now);
+    } catch {
+      return null; // invalid UTF-8, invalid JSON, anything unforeseen
+    }
+  }
+
+  /** Opens a value not sealed here (or no longer remembered); may throw. */
+  async #decrypt<T>(value: string, now: number): Promise<Opened<T> | null> {
+    const parts = value.split(".");
+    if (parts.length !== 4) return null;
+    const [version, kid, ivText, sealedText] = parts;
+    if (version !== VERSION || !KID_RE.test(kid)) return null;
+    const candidates = this.#byKid.get(kid);
+    if (!candidates) return null;
+    const iv = fromBase64Url(ivText);
+    if (!iv || iv.length !== IV_BYTES) return null;
+    const sealed = fromBase64Url(sealedText);
+    if (!sealed || sealed.length <= TAG_BYTES) return null;
+
+    const additionalData = aadFor(kid, this.context);
+    for (const candidate of candidates) {
+      let plaintext: ArrayBuffer;
+      try {
+        plaintext = await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv, additionalData },
+          candidate.key,
+          sealed,
+        );
+      } catch {
+        continue; // authentication failed under this key
+      }
+      return payloadOf<T>(decoder.decode(plaintext), now, candidate.primary);
+    }
+    return null;
+  }
+}
+
+/** The payload in an authentic plaintext, or null if expired or not of our format. */
+function payloadOf<T>(
+  text: string,
+  now: number,
+  primaryKey: boolean,
+): Opened<T> | null {
+  // Authentic, but still checked: a bug or a future format must not turn
+  // into a crash or a silently wrong session.
+  const data: unknown = JSON.parse(text);
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return null;
+  }
+  const record = data as Record<string, unknown>;
+  if (!Object.hasOwn(record, "p")) return null;
+  const expiresAt = record.e;
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
+    return null;
+  }
+  if (now >= expiresAt) return null;
+  return { payload: record.p as T, stale: !primaryKey };
 }

@@ -26,7 +26,7 @@ import {
 } from "./cookie_codec.ts";
 import { randomToken } from "../base/crypto.ts";
 import type { BlindWrite, Check, GroupCommitter } from "./group_commit.ts";
-import { createGroupReader } from "./group_read.ts";
+import { createGroupReader, type GroupReader } from "./group_read.ts";
 import { HttpError } from "../base/http_error.ts";
 import { KnownSessions, Remembered } from "./memory.ts";
 import { retrying } from "../base/kv_util.ts";
@@ -41,7 +41,7 @@ import {
   renewDue,
   type Session,
   sessionCookie,
-  sessionHandle,
+  SessionHandles,
   type SessionRecord,
   type SessionStore,
 } from "./session.ts";
@@ -69,6 +69,10 @@ export interface CookieStoreOptions {
   config: Config;
   now: () => number;
   committer: GroupCommitter;
+}
+
+interface CookieSessionOptions extends CookieStoreOptions {
+  handles: SessionHandles;
 }
 
 function isPayload(value: unknown): value is CookiePayload {
@@ -169,7 +173,7 @@ class CookieSession implements Session {
   readonly stagedChecks: Check[] = [];
 
   constructor(
-    private readonly opts: CookieStoreOptions,
+    private readonly opts: CookieSessionOptions,
     readonly secure: boolean,
     public sid: string,
     public handle: string,
@@ -223,7 +227,7 @@ class CookieSession implements Session {
         this.pending.push(revocation(this.handle, this.record, config, now));
       }
       const sid = crypto.randomUUID();
-      this.handle = sessionHandle(sid);
+      this.handle = this.opts.handles.of(sid);
       this.sid = sid;
       this.record = next;
       this.issued = false;
@@ -266,39 +270,192 @@ interface Candidate {
 export async function createCookieSessionStore(
   opts: CookieStoreOptions,
 ): Promise<SessionStore> {
-  const { kv, config, now, committer } = opts;
   // The cookie name is the codec's context, so a value cannot move between
   // the plain and the `__Host-` cookie.
   const [plain, hosted] = await Promise.all(
     [false, true].map((secure) =>
       createCookieCodec({
-        secrets: config.secrets,
-        context: cookieName(config, secure),
+        secrets: opts.config.secrets,
+        context: cookieName(opts.config, secure),
       })
     ),
   );
-  const codecFor = (secure: boolean): CookieCodec => secure ? hosted : plain;
-  const reader = createGroupReader(kv);
+  return new CookieSessionStore(opts, plain, hosted);
+}
+
+/** A user's "valid after" entry as last read. */
+interface ValidAfter {
+  value: unknown;
+  versionstamp: string | null;
+  at: number;
+}
+
+/** Anything but a number there (garbage from the admin API) fails closed. */
+const acceptedBy = (validAfter: unknown, record: SessionRecord) =>
+  validAfter === null ||
+  (typeof validAfter === "number" && record.createdAt >= validAfter);
+
+/** The store {@link createCookieSessionStore} describes: one per app. */
+export class CookieSessionStore implements SessionStore {
+  readonly #reader: GroupReader;
   // The hit counter and each user's "valid after" entry as last read: a GET can be served
   // without a read, its commit checking that nothing was revoked meanwhile (as in kv mode).
-  const known = new KnownSessions();
-  const validAfters = new Remembered<
-    { value: unknown; versionstamp: string | null; at: number }
-  >();
-  const acceptedBy = (validAfter: unknown, record: SessionRecord) =>
-    // Anything but a number there (garbage from the admin API) fails closed.
-    validAfter === null ||
-    (typeof validAfter === "number" && record.createdAt >= validAfter);
+  readonly #known = new KnownSessions();
+  readonly #validAfters = new Remembered<ValidAfter>();
+  readonly #sessionOpts: CookieSessionOptions;
+
+  /** `plain` and `hosted`: the codecs of the plain and the `__Host-` cookie. */
+  constructor(
+    private readonly opts: CookieStoreOptions,
+    private readonly plain: CookieCodec,
+    private readonly hosted: CookieCodec,
+  ) {
+    this.#reader = createGroupReader(opts.kv);
+    this.#sessionOpts = { ...opts, handles: new SessionHandles() };
+  }
+
+  forget(): void {
+    this.#known.clear();
+    this.#validAfters.clear();
+  }
+
+  async load(
+    req: Request,
+    secure: boolean,
+    counted = true,
+    fromMemory = false,
+  ): Promise<{ session: Session; hits: number }> {
+    const inc = counted ? 1 : 0;
+    const t = this.opts.now();
+    const values = cookieValues(
+      req.headers.get("cookie"),
+      cookieName(this.opts.config, secure),
+    );
+    const candidates = await this.#open(values, secure, t);
+    const knownHits = fromMemory ? this.#known.hits(t) : undefined;
+    if (knownHits !== undefined && candidates.length === 1) {
+      const checks = this.#memoryChecks(candidates[0], t);
+      if (checks) {
+        return {
+          session: this.#fromCookie(candidates[0], secure, inc, checks),
+          hits: knownHits + inc,
+        };
+      }
+    }
+    if (knownHits !== undefined && values.length === 0) {
+      return this.#newSession(t, secure, knownHits + inc, inc);
+    }
+    return await this.#read(candidates, secure, t, inc);
+  }
+
+  async finish(session: Session, headers: Headers, count: boolean) {
+    const s = session as CookieSession;
+    const t = this.opts.now();
+    const cookie = await this.#cookieOf(s, t, count);
+    const writes = [...s.pending];
+    if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
+    const versionstamp = await this.opts.committer.write(writes, [
+      ...s.checks,
+      ...s.stagedChecks,
+    ]);
+    if (count && versionstamp) {
+      this.#known.landed({ versionstamp, hit: true, handle: null });
+    }
+    if (cookie) headers.append("Set-Cookie", cookie);
+  }
+
+  #codecFor(secure: boolean): CookieCodec {
+    return secure ? this.hosted : this.plain;
+  }
+
+  /** The cookies among `values` that open: authentic and alive. */
+  async #open(
+    values: string[],
+    secure: boolean,
+    t: number,
+  ): Promise<Candidate[]> {
+    const codec = this.#codecFor(secure);
+    const candidates: Candidate[] = [];
+    for (const value of values) {
+      const opened = await codec.open<unknown>(value, t);
+      if (
+        opened && isPayload(opened.payload) &&
+        isAlive(opened.payload.record, this.opts.config, t)
+      ) {
+        candidates.push({
+          payload: opened.payload,
+          stale: opened.stale,
+          handle: this.#sessionOpts.handles.of(opened.payload.sid),
+        });
+      }
+    }
+    return candidates;
+  }
+
+  /**
+   * What the commit must find still true for `candidate` to be served from memory (not
+   * revoked; its user's "valid after" unchanged), or undefined if memory cannot tell.
+   */
+  #memoryChecks(
+    { payload, handle }: Candidate,
+    t: number,
+  ): Check[] | undefined {
+    const user = payload.record.user;
+    const va = user ? this.#validAfters.get(user, t) : undefined;
+    if (user && !(va && acceptedBy(va.value, payload.record))) return undefined;
+    const checks: Check[] = [
+      { key: cookieRevokedKey(handle), versionstamp: null },
+    ];
+    if (user) {
+      checks.push({
+        key: userValidAfterKey(user),
+        versionstamp: va!.versionstamp,
+      });
+    }
+    return checks;
+  }
+
+  /** Everything this request needs from the store, in one read. */
+  #read(candidates: Candidate[], secure: boolean, t: number, inc: number) {
+    const keys: Deno.KvKey[] = [HITS_KEY];
+    const at = candidates.map(({ payload, handle }) => {
+      const revoked = keys.push(cookieRevokedKey(handle)) - 1;
+      const user = payload.record.user;
+      const validAfter = user ? keys.push(userValidAfterKey(user)) - 1 : -1;
+      return { revoked, validAfter };
+    });
+    return this.#known.read(
+      () => this.#reader.getMany(keys),
+      t,
+      (entries, stored) => {
+        const hits = stored + inc;
+        for (let i = 0; i < candidates.length; i++) {
+          const { record } = candidates[i].payload;
+          if (record.user) {
+            const { value, versionstamp } = entries[at[i].validAfter];
+            this.#validAfters.set(record.user, { value, versionstamp, at: t });
+            if (!acceptedBy(value, record)) continue;
+          }
+          if (entries[at[i].revoked].value !== null) continue;
+          return {
+            session: this.#fromCookie(candidates[i], secure, inc),
+            hits,
+          };
+        }
+        return this.#newSession(t, secure, hits, inc);
+      },
+    );
+  }
 
   /** The session an opened cookie carries, counting this request when `inc` is 1. */
-  function fromCookie(
+  #fromCookie(
     { payload, stale, handle }: Candidate,
     secure: boolean,
     inc: number,
     checks?: Check[],
   ): CookieSession {
     return new CookieSession(
-      opts,
+      this.#sessionOpts,
       secure,
       payload.sid,
       handle,
@@ -311,13 +468,13 @@ export async function createCookieSessionStore(
     );
   }
 
-  function newSession(t: number, secure: boolean, hits: number, inc: number) {
+  #newSession(t: number, secure: boolean, hits: number, inc: number) {
     const sid = crypto.randomUUID();
     const session = new CookieSession(
-      opts,
+      this.#sessionOpts,
       secure,
       sid,
-      sessionHandle(sid),
+      this.#sessionOpts.handles.of(sid),
       // No user agent: it would only cost cookie bytes (kv mode keeps it
       // for the admin listing, which has no cookie sessions to list).
       newRecord(t, null),
@@ -329,130 +486,38 @@ export async function createCookieSessionStore(
     return { session, hits };
   }
 
-  return {
-    forget() {
-      known.clear();
-      validAfters.clear();
-    },
-
-    async load(req, secure, counted = true, fromMemory = false) {
-      const inc = counted ? 1 : 0;
-      const t = now();
-      const codec = codecFor(secure);
-      const values = cookieValues(
-        req.headers.get("cookie"),
-        cookieName(config, secure),
+  /** The Set-Cookie value for `s`'s response, or null when the cookie stays as it is. */
+  async #cookieOf(
+    s: CookieSession,
+    t: number,
+    count: boolean,
+  ): Promise<string | null> {
+    const { config } = this.opts;
+    if (s.destroyed) return sessionCookie(config, s.secure, "", 0);
+    if (
+      !(count || s.dirty || s.isNew || s.stale || renewDue(s.record, config, t))
+    ) {
+      return null;
+    }
+    // Sealed before anything is committed: a 413 here leaves no trace,
+    // and the client keeps its previous cookie.
+    const record = { ...s.record, lastSeenAt: t };
+    const payload: CookiePayload = { sid: s.sid, record, visits: s.visits };
+    let value: string;
+    try {
+      value = await this.#codecFor(s.secure).seal(
+        payload,
+        expiryOf(record, config),
       );
-      const candidates: Candidate[] = [];
-      for (const value of values) {
-        const opened = await codec.open<unknown>(value, t);
-        if (
-          opened && isPayload(opened.payload) &&
-          isAlive(opened.payload.record, config, t)
-        ) {
-          candidates.push({
-            payload: opened.payload,
-            stale: opened.stale,
-            handle: sessionHandle(opened.payload.sid),
-          });
-        }
-      }
-      const knownHits = fromMemory ? known.hits(t) : undefined;
-      if (knownHits !== undefined && candidates.length === 1) {
-        const { payload, handle } = candidates[0];
-        const user = payload.record.user;
-        const va = user ? validAfters.get(user, t) : undefined;
-        if (!user || (va && acceptedBy(va.value, payload.record))) {
-          const checks: Check[] = [
-            { key: cookieRevokedKey(handle), versionstamp: null },
-          ];
-          if (user) {
-            checks.push({
-              key: userValidAfterKey(user),
-              versionstamp: va!.versionstamp,
-            });
-          }
-          return {
-            session: fromCookie(candidates[0], secure, inc, checks),
-            hits: knownHits + inc,
-          };
-        }
-      }
-      if (knownHits !== undefined && values.length === 0) {
-        return newSession(t, secure, knownHits + inc, inc);
-      }
-      // Everything this request needs from the store, in one read.
-      const keys: Deno.KvKey[] = [HITS_KEY];
-      const at = candidates.map(({ payload, handle }) => {
-        const revoked = keys.push(cookieRevokedKey(handle)) - 1;
-        const user = payload.record.user;
-        const validAfter = user ? keys.push(userValidAfterKey(user)) - 1 : -1;
-        return { revoked, validAfter };
-      });
-      return await known.read(
-        () => reader.getMany(keys),
-        t,
-        (entries, stored) => {
-          const hits = stored + inc;
-          for (let i = 0; i < candidates.length; i++) {
-            const { record } = candidates[i].payload;
-            if (record.user) {
-              const { value, versionstamp } = entries[at[i].validAfter];
-              validAfters.set(record.user, { value, versionstamp, at: t });
-              if (!acceptedBy(value, record)) continue;
-            }
-            if (entries[at[i].revoked].value !== null) continue;
-            return { session: fromCookie(candidates[i], secure, inc), hits };
-          }
-          return newSession(t, secure, hits, inc);
-        },
-      );
-    },
-
-    async finish(session, headers, count) {
-      const s = session as CookieSession;
-      const t = now();
-      let cookie: string | null = null;
-      if (s.destroyed) {
-        cookie = sessionCookie(config, s.secure, "", 0);
-      } else if (
-        count || s.dirty || s.isNew || s.stale || renewDue(s.record, config, t)
-      ) {
-        // Sealed before anything is committed: a 413 here leaves no trace,
-        // and the client keeps its previous cookie.
-        const record = { ...s.record, lastSeenAt: t };
-        const payload: CookiePayload = {
-          sid: s.sid,
-          record,
-          visits: s.visits,
-        };
-        let value: string;
-        try {
-          value = await codecFor(s.secure).seal(
-            payload,
-            expiryOf(record, config),
-          );
-        } catch (error) {
-          if (error instanceof CookieTooLargeError) throw tooLarge(error);
-          throw error;
-        }
-        cookie = sessionCookie(
-          config,
-          s.secure,
-          value,
-          cookieMaxAge(record, config, t),
-        );
-      }
-      const writes = [...s.pending];
-      if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
-      const versionstamp = await committer.write(writes, [
-        ...s.checks,
-        ...s.stagedChecks,
-      ]);
-      if (count && versionstamp) {
-        known.landed({ versionstamp, hit: true, handle: null });
-      }
-      if (cookie) headers.append("Set-Cookie", cookie);
-    },
-  };
+    } catch (error) {
+      if (error instanceof CookieTooLargeError) throw tooLarge(error);
+      throw error;
+    }
+    return sessionCookie(
+      config,
+      s.secure,
+      value,
+      cookieMaxAge(record, config, t),
+    );
+  }
 }

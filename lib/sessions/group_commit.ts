@@ -107,19 +107,59 @@ export function createGroupCommitter(
   kv: Deno.Kv,
   limits: Readonly<StoreLimits> = LOCAL_LIMITS,
 ): GroupCommitter {
-  let queue: Waiter[] = [];
-  let inFlight = 0;
-  let pumpQueued = false;
+  return new GroupCommit(kv, limits);
+}
+
+/** The committer {@link createGroupCommitter} describes: one per app (per KV handle). */
+export class GroupCommit implements GroupCommitter {
+  #queue: Waiter[] = [];
+  #inFlight = 0;
+  #pumpQueued = false;
   /** The keys written by the batches in flight, with how many of them write each. */
-  const busy = new Map<string, number>();
-  const stats: GroupCommitStats = {
+  readonly #busy = new Map<string, number>();
+  readonly #stats: GroupCommitStats = {
     commits: 0,
     staleCommits: 0,
     writes: 0,
     largestBatch: 0,
     batchSizes: {},
   };
-  const maxBytes = limits.totalBytes * BYTES_SHARE;
+  readonly #maxBytes: number;
+
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly limits: Readonly<StoreLimits> = LOCAL_LIMITS,
+  ) {
+    this.#maxBytes = limits.totalBytes * BYTES_SHARE;
+  }
+
+  write(writes: BlindWrite[], checks: Check[] = []): Promise<string | null> {
+    if (writes.length === 0 && checks.length === 0) {
+      return Promise.resolve(null);
+    }
+    // While the store hangs, each batch takes the full store timeout, so a long queue
+    // would wait batch after batch. A waiter still unanswered after STORE_TIMEOUT_MS
+    // gets its 503 and, if not yet in a batch, leaves the queue unwritten: no request
+    // waits on the committer longer than the store timeout.
+    let waiter: Waiter;
+    const written = new Promise<string>((resolve, reject) => {
+      waiter = { ...sizeOf(writes), writes, checks, resolve, reject };
+      this.#queue.push(waiter);
+      if (!this.#pumpQueued && this.#inFlight < MAX_IN_FLIGHT) {
+        this.#pumpQueued = true;
+        // Let requests of the same tick join the batch.
+        queueMicrotask(() => this.#pump());
+      }
+    });
+    return withTimeout<string | null>(written, STORE_TIMEOUT_MS, () => {
+      const at = this.#queue.indexOf(waiter);
+      if (at >= 0) this.#queue.splice(at, 1);
+    });
+  }
+
+  stats(): GroupCommitStats {
+    return structuredClone(this.#stats);
+  }
 
   /**
    * The next batch, in queue order, within the store's limits. A waiter that writes a key
@@ -129,7 +169,8 @@ export function createGroupCommitter(
    * writes may share the commit: it is as if it ran just before.) Nor may it write a key
    * that the batch in flight writes.
    */
-  function takeBatch(): Waiter[] {
+  #takeBatch(): Waiter[] {
+    const { limits } = this;
     const batch: Waiter[] = [];
     const later: Waiter[] = [];
     const setKeys = new Set<string>();
@@ -137,12 +178,12 @@ export function createGroupCommitter(
     let checks = 0;
     let bytes = 0;
     let full = false;
-    for (const w of queue) {
+    for (const w of this.#queue) {
       full ||= batch.length > 0 &&
         (mutations + w.writes.length > limits.mutations ||
           checks + w.checks.length > limits.checks ||
-          bytes + w.bytes > maxBytes);
-      if (full || w.sets.some((id) => setKeys.has(id) || busy.has(id))) {
+          bytes + w.bytes > this.#maxBytes);
+      if (full || w.sets.some((id) => setKeys.has(id) || this.#busy.has(id))) {
         later.push(w);
         continue;
       }
@@ -152,11 +193,12 @@ export function createGroupCommitter(
       bytes += w.bytes;
       batch.push(w);
     }
-    queue = later;
+    this.#queue = later;
     return batch;
   }
 
-  function landed(batch: Waiter[], versionstamp: string) {
+  #landed(batch: Waiter[], versionstamp: string) {
+    const stats = this.#stats;
     stats.commits++;
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     const bucket = bucketOf(batch.length);
@@ -167,8 +209,8 @@ export function createGroupCommitter(
     }
   }
 
-  function build(batch: Waiter[]): Deno.AtomicOperation {
-    const atomic = kv.atomic();
+  #build(batch: Waiter[]): Deno.AtomicOperation {
+    const atomic = this.kv.atomic();
     // By key object: the hot counter (HITS_KEY) is one shared array, so every request's
     // hit becomes one sum without serialising keys. Equal keys in distinct arrays stay
     // separate sums of one atomic, which the store applies one after the other.
@@ -197,10 +239,10 @@ export function createGroupCommitter(
    * Commits `batch`. A commit the store refuses as a whole (a limit, or a value that a
    * `sum` cannot add to) is split in halves until the waiter that causes it stands alone.
    */
-  async function commit(batch: Waiter[]): Promise<void> {
+  async #commit(batch: Waiter[]): Promise<void> {
     let result;
     try {
-      result = await retrying(() => build(batch).commit());
+      result = await retrying(() => this.#build(batch).commit());
     } catch (error) {
       // Only a limit is known to have written nothing: anything else fails the batch.
       if (!(error instanceof StoreRefused && error.limit)) throw error;
@@ -209,111 +251,97 @@ export function createGroupCommitter(
         return;
       }
       const half = Math.ceil(batch.length / 2);
-      await commit(batch.slice(0, half));
-      await commit(batch.slice(half));
+      await this.#commit(batch.slice(0, half));
+      await this.#commit(batch.slice(half));
       return;
     }
     if (result.ok) {
-      landed(batch, result.versionstamp);
+      this.#landed(batch, result.versionstamp);
       return;
     }
     // A check failed, and the commit wrote nothing. Which one is not known: the checked
     // waiters are committed one by one, so only those whose check fails are refused
     // (StaleRead: they read again); the blind writes go first into the next batch.
-    stats.staleCommits++;
+    this.#stats.staleCommits++;
     const checked = batch.filter((w) => w.checks.length > 0);
-    queue = [...batch.filter((w) => w.checks.length === 0), ...queue];
+    this.#queue = [
+      ...batch.filter((w) => w.checks.length === 0),
+      ...this.#queue,
+    ];
     for (const w of checked) {
       if (checked.length === 1) w.reject(new StaleRead());
-      else await commitAlone(w);
+      else await this.#commitAlone(w);
     }
   }
 
   /** Commits one checked waiter of a refused batch on its own. */
-  async function commitAlone(w: Waiter): Promise<void> {
+  async #commitAlone(w: Waiter): Promise<void> {
     let result;
     try {
-      result = await retrying(() => build([w]).commit());
+      result = await retrying(() => this.#build([w]).commit());
     } catch (error) {
       if (!(error instanceof StoreRefused && error.limit)) throw error;
       w.reject(error);
       return;
     }
-    if (result.ok) landed([w], result.versionstamp);
+    if (result.ok) this.#landed([w], result.versionstamp);
     else w.reject(new StaleRead());
   }
 
   /** Commits `batch`; a failing store answers it, and everyone queued behind it, 503. */
-  async function commitOrFail(batch: Waiter[]): Promise<void> {
+  async #commitOrFail(batch: Waiter[]): Promise<void> {
     try {
-      await commit(batch);
+      await this.#commit(batch);
     } catch (error) {
       for (const w of batch) w.reject(error);
       // Refused for what this batch holds: the requests behind it may be fine.
       if (error instanceof StoreRefused) return;
       // The store just failed (retries spent or timed out): the requests queued behind
       // this batch are answered 503 now, unwritten, instead of waiting out another timeout.
-      const waiting = queue;
-      queue = [];
+      const waiting = this.#queue;
+      this.#queue = [];
       for (const w of waiting) w.reject(storeUnavailable());
     }
   }
 
   /** Starts the commits that may start now. */
-  function pump() {
-    pumpQueued = false;
-    while (queue.length > 0 && inFlight < MAX_IN_FLIGHT) {
-      if (inFlight > 0 && queue.length < SECOND_COMMIT_AT) return;
-      const batch = takeBatch();
+  #pump() {
+    this.#pumpQueued = false;
+    while (this.#queue.length > 0 && this.#inFlight < MAX_IN_FLIGHT) {
+      if (this.#inFlight > 0 && this.#queue.length < SECOND_COMMIT_AT) return;
+      const batch = this.#takeBatch();
       if (batch.length === 0) return;
       const keys = batch.flatMap((w) => w.sets);
-      for (const id of keys) busy.set(id, (busy.get(id) ?? 0) + 1);
-      inFlight++;
-      commitOrFail(batch).finally(() => {
-        inFlight--;
-        for (const id of keys) {
-          const n = busy.get(id)! - 1;
-          if (n === 0) busy.delete(id);
-          else busy.set(id, n);
-        }
-        pump();
+      for (const id of keys) this.#busy.set(id, (this.#busy.get(id) ?? 0) + 1);
+      this.#inFlight++;
+      this.#commitOrFail(batch).finally(() => {
+        this.#inFlight--;
+        this.#release(keys);
+        this.#pump();
       });
     }
   }
 
-  return {
-    write(writes, checks = []) {
-      if (writes.length === 0 && checks.length === 0) {
-        return Promise.resolve(null);
-      }
-      // While the store hangs, each batch takes the full store timeout, so a long queue
-      // would wait batch after batch. A waiter still unanswered after STORE_TIMEOUT_MS
-      // gets its 503 and, if not yet in a batch, leaves the queue unwritten: no request
-      // waits on the committer longer than the store timeout.
-      let waiter: Waiter;
-      const written = new Promise<string>((resolve, reject) => {
-        const sets: string[] = [];
-        let bytes = 0;
-        for (const w of writes) {
-          if (w.kind === "sum") continue;
-          const id = JSON.stringify(w.key);
-          sets.push(id);
-          bytes += id.length +
-            (w.kind === "set" ? JSON.stringify(w.value)?.length ?? 8 : 0);
-        }
-        waiter = { writes, checks, sets, bytes, resolve, reject };
-        queue.push(waiter);
-        if (!pumpQueued && inFlight < MAX_IN_FLIGHT) {
-          pumpQueued = true;
-          // Let requests of the same tick join the batch.
-          queueMicrotask(pump);
-        }
-      });
-      return withTimeout<string | null>(written, STORE_TIMEOUT_MS, () => {
-        const at = queue.indexOf(waiter);
-        if (at >= 0) queue.splice(at, 1);
-      });
-    },
-    stats: () => structuredClone(stats),
-  };
+  /** A batch has ended: the keys it wrote may go into the next one. */
+  #release(keys: string[]) {
+    for (const id of keys) {
+      const n = this.#busy.get(id)! - 1;
+      if (n === 0) this.#busy.delete(id);
+      else this.#busy.set(id, n);
+    }
+  }
+}
+
+/** The keys a waiter's `set`s and `delete`s write, and its size estimate (see Waiter). */
+function sizeOf(writes: BlindWrite[]): { sets: string[]; bytes: number } {
+  const sets: string[] = [];
+  let bytes = 0;
+  for (const w of writes) {
+    if (w.kind === "sum") continue;
+    const id = JSON.stringify(w.key);
+    sets.push(id);
+    bytes += id.length +
+      (w.kind === "set" ? JSON.stringify(w.value)?.length ?? 8 : 0);
+  }
+  return { sets, bytes };
 }

@@ -25,29 +25,34 @@ export interface GroupReader {
  * still reads its own writes.
  */
 export function createGroupReader(kv: Deno.Kv): GroupReader {
-  const queue: Waiter[] = [];
-  let inFlight = 0;
+  return new GroupRead(kv);
+}
 
-  function pump() {
-    while (inFlight < IN_FLIGHT && queue.length > 0) {
-      const batch: Waiter[] = [];
-      const index = new Map<string, number>();
-      const keys: Deno.KvKey[] = [];
-      while (queue.length > 0) {
-        const w = queue[0];
-        const fresh = w.ids.filter((id) => !index.has(id)).length;
-        if (batch.length > 0 && keys.length + fresh > MAX_KEYS) break;
-        queue.shift();
-        batch.push(w);
-        w.ids.forEach((id, i) => {
-          if (!index.has(id)) {
-            index.set(id, keys.length);
-            keys.push(w.keys[i]);
-          }
-        });
-      }
-      inFlight++;
-      retrying(() => kv.getMany(keys)).then(
+/** The reader {@link createGroupReader} describes: one per session store. */
+export class GroupRead implements GroupReader {
+  readonly #queue: Waiter[] = [];
+  #inFlight = 0;
+
+  constructor(private readonly kv: Deno.Kv) {}
+
+  getMany(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<unknown>[]> {
+    if (keys.length > MAX_KEYS) return retrying(() => this.kv.getMany(keys));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({
+        keys,
+        ids: keys.map((k) => JSON.stringify(k)),
+        resolve,
+        reject,
+      });
+      this.#pump();
+    });
+  }
+
+  #pump() {
+    while (this.#inFlight < IN_FLIGHT && this.#queue.length > 0) {
+      const { batch, index, keys } = this.#takeBatch();
+      this.#inFlight++;
+      retrying(() => this.kv.getMany(keys)).then(
         (entries) => {
           for (const w of batch) {
             w.resolve(w.ids.map((id) => entries[index.get(id)!]));
@@ -56,27 +61,35 @@ export function createGroupReader(kv: Deno.Kv): GroupReader {
         (error) => {
           // The store is failing: whoever queued meanwhile gets the same answer now
           // instead of waiting out a timeout of their own.
-          for (const w of [...batch, ...queue.splice(0)]) w.reject(error);
+          for (const w of [...batch, ...this.#queue.splice(0)]) w.reject(error);
         },
       ).finally(() => {
-        inFlight--;
-        pump();
+        this.#inFlight--;
+        this.#pump();
       });
     }
   }
 
-  return {
-    getMany(keys) {
-      if (keys.length > MAX_KEYS) return retrying(() => kv.getMany(keys));
-      return new Promise((resolve, reject) => {
-        queue.push({
-          keys,
-          ids: keys.map((k) => JSON.stringify(k)),
-          resolve,
-          reject,
-        });
-        pump();
+  /** The waiters at the head of the queue whose distinct keys fit in one read. */
+  #takeBatch() {
+    const queue = this.#queue;
+    const batch: Waiter[] = [];
+    /** Each key's id -> its place in `keys`. */
+    const index = new Map<string, number>();
+    const keys: Deno.KvKey[] = [];
+    while (queue.length > 0) {
+      const w = queue[0];
+      const fresh = w.ids.filter((id) => !index.has(id)).length;
+      if (batch.length > 0 && keys.length + fresh > MAX_KEYS) break;
+      queue.shift();
+      batch.push(w);
+      w.ids.forEach((id, i) => {
+        if (!index.has(id)) {
+          index.set(id, keys.length);
+          keys.push(w.keys[i]);
+        }
       });
-    },
-  };
+    }
+    return { batch, index, keys };
+  }
 }

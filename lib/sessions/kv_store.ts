@@ -7,7 +7,7 @@ import {
   type GroupCommitter,
   StaleRead,
 } from "./group_commit.ts";
-import { createGroupReader } from "./group_read.ts";
+import { createGroupReader, type GroupReader } from "./group_read.ts";
 import { HttpError } from "../base/http_error.ts";
 import { KnownSessions } from "./memory.ts";
 import { counterValue, updateWithCheck } from "../base/kv_util.ts";
@@ -15,14 +15,13 @@ import {
   cookieMaxAge,
   cookieName,
   cookieValues,
-  handleOfSessionId,
   HITS_KEY,
   isAlive,
   isSessionRecord,
   renewDue,
   type Session,
   sessionCookie,
-  sessionHandle,
+  SessionHandles,
   type SessionRecord,
   type SessionStore,
 } from "./session.ts";
@@ -43,7 +42,7 @@ export interface StoreOptions {
 }
 
 interface KvSessionOptions extends StoreOptions {
-  known: KnownSessions;
+  handles: SessionHandles;
 }
 
 /** A fresh, unsaved record. */
@@ -234,7 +233,7 @@ class KvSession implements Session {
     }
     this.dirty = false;
     this.id = crypto.randomUUID();
-    this.handle = sessionHandle(this.id);
+    this.handle = this.opts.handles.of(this.id);
     return Promise.resolve();
   }
 
@@ -333,148 +332,209 @@ class KvSession implements Session {
  * stay exact, and the count shown may lag other processes' counts by at most that second.
  */
 export function createKvSessionStore(opts: StoreOptions): SessionStore {
-  const { kv, config, now, committer } = opts;
-  const reader = createGroupReader(kv);
-  const known = new KnownSessions();
-  const sessionOpts: KvSessionOptions = { ...opts, known };
+  return new KvSessionStore(opts);
+}
 
-  return {
-    async load(req, secure, counted = true, fromMemory = false) {
-      const inc = counted ? 1 : 0;
-      const t = now();
-      const ids: string[] = [];
-      const handles: string[] = [];
-      for (
-        const value of cookieValues(
-          req.headers.get("cookie"),
-          cookieName(config, secure),
-        )
-      ) {
-        const handle = handleOfSessionId(value);
-        if (handle === undefined) continue;
-        ids.push(value);
-        handles.push(handle);
-      }
-      const fresh = (hits: number) => {
-        const id = crypto.randomUUID();
-        const record = newRecord(t, req.headers.get("user-agent"));
-        const session = new KvSession(
-          sessionOpts,
-          secure,
-          id,
-          sessionHandle(id),
-          record,
-          true,
-          inc,
-        );
-        return { session, hits };
-      };
-      // A first visit (no id) has nothing to read but the hit counter: from memory if known.
-      const knownHits = fromMemory ? known.hits(t) : undefined;
-      if (handles.length === 0 && knownHits !== undefined) {
-        return fresh(knownHits + inc);
-      }
-      if (fromMemory && handles.length === 1) {
-        const k = known.session(handles[0], t);
-        const hits = k && isAlive(k.record, config, t) ? knownHits : undefined;
-        if (k && hits !== undefined) {
+/** One request's `load`: what every step of it needs. */
+interface Loading {
+  req: Request;
+  secure: boolean;
+  /** The request's time. */
+  t: number;
+  /** 1 when this request counts as a visit and a hit, else 0. */
+  inc: number;
+}
+
+/** The store {@link createKvSessionStore} describes: one per app. */
+export class KvSessionStore implements SessionStore {
+  readonly #reader: GroupReader;
+  readonly #known = new KnownSessions();
+  readonly #sessionOpts: KvSessionOptions;
+
+  constructor(private readonly opts: StoreOptions) {
+    this.#reader = createGroupReader(opts.kv);
+    this.#sessionOpts = { ...opts, handles: new SessionHandles() };
+  }
+
+  async load(
+    req: Request,
+    secure: boolean,
+    counted = true,
+    fromMemory = false,
+  ): Promise<{ session: Session; hits: number }> {
+    const l: Loading = {
+      req,
+      secure,
+      t: this.opts.now(),
+      inc: counted ? 1 : 0,
+    };
+    const { ids, handles } = this.#idsOf(l);
+    // A first visit (no id) has nothing to read but the hit counter: from memory if known.
+    const knownHits = fromMemory ? this.#known.hits(l.t) : undefined;
+    if (handles.length === 0 && knownHits !== undefined) {
+      return this.#fresh(l, knownHits + l.inc);
+    }
+    if (fromMemory && handles.length === 1) {
+      const remembered = this.#remembered(l, ids[0], handles[0], knownHits);
+      if (remembered) return remembered;
+    }
+    return await this.#read(l, ids, handles);
+  }
+
+  forget(): void {
+    this.#known.clear();
+  }
+
+  async finish(session: Session, headers: Headers, count: boolean) {
+    const s = session as KvSession;
+    const t = this.opts.now();
+    const { writes, checks } = s.commitOf(t, count);
+    let versionstamp;
+    try {
+      versionstamp = await this.opts.committer.write(writes, checks);
+    } catch (error) {
+      if (error instanceof StaleRead) this.#known.forget(s.handle);
+      throw error;
+    }
+    this.#landed(s, t, count, versionstamp);
+    const cookie = s.setCookie(t);
+    if (cookie) headers.append("Set-Cookie", cookie);
+  }
+
+  /** The session ids among the request's cookies, with their handles. */
+  #idsOf({ req, secure }: Loading): { ids: string[]; handles: string[] } {
+    const ids: string[] = [];
+    const handles: string[] = [];
+    for (
+      const value of cookieValues(
+        req.headers.get("cookie"),
+        cookieName(this.opts.config, secure),
+      )
+    ) {
+      const handle = this.#sessionOpts.handles.ofCookieValue(value);
+      if (handle === undefined) continue;
+      ids.push(value);
+      handles.push(handle);
+    }
+    return { ids, handles };
+  }
+
+  /** A new, not yet stored session. */
+  #fresh({ req, secure, t, inc }: Loading, hits: number) {
+    const id = crypto.randomUUID();
+    const record = newRecord(t, req.headers.get("user-agent"));
+    const session = new KvSession(
+      this.#sessionOpts,
+      secure,
+      id,
+      this.#sessionOpts.handles.of(id),
+      record,
+      true,
+      inc,
+    );
+    return { session, hits };
+  }
+
+  /** The session `handle` as remembered (with the hits), if it is and alive: no store call. */
+  #remembered(
+    l: Loading,
+    id: string,
+    handle: string,
+    knownHits: number | undefined,
+  ) {
+    const k = this.#known.session(handle, l.t);
+    const alive = k && isAlive(k.record, this.opts.config, l.t);
+    if (!alive || knownHits === undefined) return undefined;
+    return {
+      session: new KvSession(
+        this.#sessionOpts,
+        l.secure,
+        id,
+        handle,
+        k.record,
+        false,
+        k.visits + l.inc,
+        k.versionstamp,
+        true,
+        k.visitsVersionstamp,
+      ),
+      hits: knownHits + l.inc,
+    };
+  }
+
+  /** Everything this request needs from the store, in one read. */
+  #read(l: Loading, ids: string[], handles: string[]) {
+    const keys: Deno.KvKey[] = [
+      HITS_KEY,
+      ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
+    ];
+    return this.#known.read(
+      () => this.#reader.getMany(keys),
+      l.t,
+      (entries, stored, landed) => {
+        const hits = stored + l.inc;
+        for (let i = 0; i < ids.length; i++) {
+          const { value: record, versionstamp } = entries[1 + 2 * i];
+          if (
+            !isSessionRecord(record) || !isAlive(record, this.opts.config, l.t)
+          ) {
+            continue;
+          }
+          const counted = entries[2 + 2 * i];
+          const visits = this.#known.remember(handles[i], {
+            record,
+            versionstamp: versionstamp!,
+            visits: (record.visitsAtStart ?? 0) + counterValue(counted.value),
+            visitsVersionstamp: counted.versionstamp,
+            at: l.t,
+          }, landed);
           return {
             session: new KvSession(
-              sessionOpts,
-              secure,
-              ids[0],
-              handles[0],
-              k.record,
+              this.#sessionOpts,
+              l.secure,
+              ids[i],
+              handles[i],
+              record,
               false,
-              k.visits + inc,
-              k.versionstamp,
-              true,
-              k.visitsVersionstamp,
+              visits + l.inc,
+              versionstamp,
+              false,
+              counted.versionstamp,
             ),
-            hits: hits + inc,
+            hits,
           };
         }
-      }
-      // Everything this request needs from the store, in one read.
-      const keys: Deno.KvKey[] = [
-        HITS_KEY,
-        ...handles.flatMap((h) => [sessionKey(h), visitsKey(h)]),
-      ];
-      return await known.read(
-        () => reader.getMany(keys),
-        t,
-        (entries, stored, landed) => {
-          const hits = stored + inc;
-          for (let i = 0; i < ids.length; i++) {
-            const { value: record, versionstamp } = entries[1 + 2 * i];
-            if (!isSessionRecord(record) || !isAlive(record, config, t)) {
-              continue;
-            }
-            const counted = entries[2 + 2 * i];
-            const visits = known.remember(handles[i], {
-              record,
-              versionstamp: versionstamp!,
-              visits: (record.visitsAtStart ?? 0) +
-                counterValue(counted.value),
-              visitsVersionstamp: counted.versionstamp,
-              at: t,
-            }, landed);
-            return {
-              session: new KvSession(
-                sessionOpts,
-                secure,
-                ids[i],
-                handles[i],
-                record,
-                false,
-                visits + inc,
-                versionstamp,
-                false,
-                counted.versionstamp,
-              ),
-              hits,
-            };
-          }
-          return fresh(hits);
-        },
-      );
-    },
+        return this.#fresh(l, hits);
+      },
+    );
+  }
 
-    forget: () => known.clear(),
-
-    async finish(session, headers, count) {
-      const s = session as KvSession;
-      const t = now();
-      const { writes, checks } = s.commitOf(t, count);
-      let versionstamp;
-      try {
-        versionstamp = await committer.write(writes, checks);
-      } catch (error) {
-        if (error instanceof StaleRead) known.forget(s.handle);
-        throw error;
-      }
-      // What is remembered counts only what has landed.
-      if (s.destroyed || s.dirty) known.forget(s.handle);
-      if (s.retired) known.forget(s.retired.handle);
-      if (s.unstored && !s.destroyed && versionstamp) {
-        known.remember(s.handle, {
-          record: s.record,
-          versionstamp,
-          visits: s.visits,
-          visitsVersionstamp: null,
-          at: t,
-        });
-      }
-      if (count && versionstamp) {
-        known.landed({
-          versionstamp,
-          hit: true,
-          // A new or rotated session's visits are in the record just remembered.
-          handle: s.unstored || s.destroyed ? null : s.handle,
-        });
-      }
-      const cookie = s.setCookie(t);
-      if (cookie) headers.append("Set-Cookie", cookie);
-    },
-  };
+  /** `s`'s commit has landed: what is remembered counts only what has. */
+  #landed(
+    s: KvSession,
+    t: number,
+    count: boolean,
+    versionstamp: string | null,
+  ) {
+    const known = this.#known;
+    if (s.destroyed || s.dirty) known.forget(s.handle);
+    if (s.retired) known.forget(s.retired.handle);
+    if (s.unstored && !s.destroyed && versionstamp) {
+      known.remember(s.handle, {
+        record: s.record,
+        versionstamp,
+        visits: s.visits,
+        visitsVersionstamp: null,
+        at: t,
+      });
+    }
+    if (count && versionstamp) {
+      known.landed({
+        versionstamp,
+        hit: true,
+        // A new or rotated session's visits are in the record just remembered.
+        handle: s.unstored || s.destroyed ? null : s.handle,
+      });
+    }
+  }
 }

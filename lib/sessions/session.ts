@@ -110,32 +110,36 @@ export function isSessionId(value: string): boolean {
   return value.length === 36 && UUID_V4.test(value);
 }
 
-/** How many session ids' handles {@link sessionHandle} keeps (those unused for longest go first). */
+/** How many session ids' handles a {@link SessionHandles} keeps (those unused for longest go first). */
 export const HANDLES_KEPT = 10_000;
-const handles = new BoundedMap<string, string>(HANDLES_KEPT);
 
 /**
  * The store key ("handle") of a session id: its SHA-256. Returning visitors send the same
- * id again and again, so the handles of recently used ids are kept in this process's
- * memory (never in the store, which holds handles only): hashing was about 6 % of a page
- * view's JavaScript time.
+ * id again and again, so the handles of recently used ids are kept in memory (never in the
+ * store, which holds handles only): hashing was about 6 % of a page view's JavaScript time.
+ * Each session store owns one, so two apps in one process share nothing through it.
  */
-export function sessionHandle(id: string): string {
-  let handle = handles.get(id);
-  if (handle === undefined) {
-    handle = sha256Hex(id);
-    handles.set(id, handle);
-  }
-  return handle;
-}
+export class SessionHandles {
+  readonly #handles = new BoundedMap<string, string>(HANDLES_KEPT);
 
-/**
- * The handle of a cookie value if it is a session id, else undefined. A value whose handle
- * is remembered was checked when it was first hashed, so it is not checked again.
- */
-export function handleOfSessionId(value: string): string | undefined {
-  return handles.get(value) ??
-    (isSessionId(value) ? sessionHandle(value) : undefined);
+  /** The handle of session id `id`. */
+  of(id: string): string {
+    let handle = this.#handles.get(id);
+    if (handle === undefined) {
+      handle = sha256Hex(id);
+      this.#handles.set(id, handle);
+    }
+    return handle;
+  }
+
+  /**
+   * The handle of a cookie value if it is a session id, else undefined. A value whose
+   * handle is remembered was checked when it was first hashed, so it is not checked again.
+   */
+  ofCookieValue(value: string): string | undefined {
+    return this.#handles.get(value) ??
+      (isSessionId(value) ? this.of(value) : undefined);
+  }
 }
 
 /** The cookie name for this request: a Secure cookie carries the `__Host-` prefix. */
