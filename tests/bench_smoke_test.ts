@@ -114,7 +114,8 @@ Deno.test({
         assert.equal(by(route).getMany, 0);
         assert.equal(by(route).get, 0);
         assert.equal(by(route).commits, 1);
-        assert.equal(by(route).checks, 1);
+        // The remembered session and its visit counter, both checked unchanged.
+        assert.equal(by(route).checks, 2);
         assert.deepEqual(by(route).mutations, { sum: 2 });
       }
       // Not remembered: one read of 3 keys, one blind commit of 2 sums.

@@ -296,6 +296,14 @@ class KvSession implements Session {
             versionstamp: this.versionstamp,
           });
         }
+        // From memory, the visit count shown is this process's: checked, so a visit another
+        // process counted meanwhile makes the request run again from a fresh read.
+        if (this.fromMemory && !this.dirty) {
+          checks.push({
+            key: visitsKey(this.handle),
+            versionstamp: this.visitsVersionstamp,
+          });
+        }
         if (count) {
           writes.push({ kind: "sum", key: visitsKey(this.handle), n: 1n });
         }

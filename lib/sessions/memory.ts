@@ -27,6 +27,8 @@ export interface Known {
   visitsVersionstamp: string | null;
   /** When it was read or written (the app's clock, epoch ms). */
   at: number;
+  /** The versionstamp of the last commit that counted a visit of it here, if any. */
+  landedAt?: string;
 }
 
 /** A counted request whose commit has landed in the store. */
@@ -220,8 +222,16 @@ export class KnownSessions {
     }
     if (handle !== null) {
       const known = this.#sessions.peek(handle);
-      if (known && after(versionstamp, known.visitsVersionstamp)) {
+      // The counter now has the landing's versionstamp (several landings of one commit
+      // share it, and each counts).
+      if (
+        known &&
+        (after(versionstamp, known.visitsVersionstamp) ||
+          versionstamp === known.landedAt)
+      ) {
         known.visits++;
+        known.visitsVersionstamp = versionstamp;
+        known.landedAt = versionstamp;
       }
     }
   }
