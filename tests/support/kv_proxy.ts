@@ -162,133 +162,163 @@ function countCommit(counts: StoreCounts, kinds: string[], checks: number) {
   counts.mutationsPerCommit[b] = (counts.mutationsPerCommit[b] ?? 0) + 1;
 }
 
+/** What one proxy has seen and is told to do. */
+interface State {
+  opts: KvProxyOptions;
+  calls: Record<string, number>;
+  reads: Deno.KvKey[][];
+  counts: StoreCounts;
+  refused: number;
+  faults: ReturnType<typeof faultTable>;
+}
+
+function refuse(st: State, what: string, max: number): Promise<never> {
+  st.refused++;
+  return Promise.reject(new TypeError(`Too many ${what} (max ${max})`));
+}
+
+/** Counts a call of the KV (not of an atomic operation, but its commit). */
+function countCall(st: State, name: string, args: unknown[]) {
+  st.calls[name] = (st.calls[name] ?? 0) + 1;
+  if (name === "get" || name === "set" || name === "delete") st.counts[name]++;
+  if (name === "getMany") {
+    st.counts.getMany++;
+    st.counts.getManyKeys += (args[0] as unknown[]).length;
+  }
+  if (st.opts.recordReads && name === "get") {
+    st.reads.push([args[0] as Deno.KvKey]);
+  }
+  if (st.opts.recordReads && name === "getMany") {
+    st.reads.push(args[0] as Deno.KvKey[]);
+  }
+}
+
+/** A failed or hung call, or null to go on; `async`: reject rather than throw. */
+function misbehave(st: State, name: string, async: boolean, checked = false) {
+  const rule = st.faults.match(name);
+  if (!rule) return null;
+  if (rule.kind === "hang") return new Promise<never>(() => {});
+  if (rule.kind === "conflict") {
+    return checked ? Promise.resolve({ ok: false as const }) : null;
+  }
+  if (!async) throw new Error(rule.message);
+  return Promise.reject(new Error(rule.message));
+}
+
+/** An atomic operation's commit, with what it carried (mutation kinds, checks). */
+function commit(
+  st: State,
+  op: Deno.AtomicOperation,
+  kinds: string[],
+  checks: number,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  countCall(st, "commit", []);
+  countCommit(st.counts, kinds, checks);
+  const bad = misbehave(st, "commit", true, checks > 0);
+  if (bad) return bad;
+  const limits = st.opts.limits;
+  const mutations = kinds.filter((k) => k !== "enqueue").length;
+  if (limits && checks > limits.checks) {
+    return refuse(st, "checks", limits.checks);
+  }
+  if (limits && mutations > limits.mutations) {
+    return refuse(st, "mutations", limits.mutations);
+  }
+  return op.commit().then((result) => {
+    if (!result.ok) st.counts.conflicts++;
+    return result;
+  });
+}
+
+function wrapAtomic(st: State, op: Deno.AtomicOperation): Deno.AtomicOperation {
+  const kinds: string[] = [];
+  let checks = 0;
+  const proxy: Deno.AtomicOperation = new Proxy(op, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      const name = String(prop);
+      if (name === "commit") return () => commit(st, target, kinds, checks);
+      return (...args: unknown[]) => {
+        if (MUTATIONS.has(name)) kinds.push(name);
+        else if (name === "check") checks += args.length;
+        else if (name === "mutate") {
+          for (const m of args as Deno.KvMutation[]) kinds.push(m.type);
+        }
+        const result = value.apply(target, args);
+        return result === target ? proxy : result;
+      };
+    },
+  });
+  return proxy;
+}
+
+/** A listing that counts the entries it returns. */
+function listing(st: State, iter: Deno.KvListIterator<unknown>) {
+  st.counts.list++;
+  const next = iter.next.bind(iter);
+  iter.next = async () => {
+    const r = await next();
+    if (!r.done) st.counts.listed++;
+    return r;
+  };
+  return iter;
+}
+
+/** A call of the KV: counted, then faults, then limits, then the real one. */
+function call(
+  st: State,
+  target: Deno.Kv,
+  name: string,
+  fn: (...args: unknown[]) => unknown,
+  args: unknown[],
+) {
+  if (name === "atomic") {
+    return wrapAtomic(st, fn.apply(target, args) as Deno.AtomicOperation);
+  }
+  countCall(st, name, args);
+  const bad = misbehave(st, name, ASYNC_METHODS.has(name));
+  if (bad) return bad;
+  const limits = st.opts.limits;
+  if (
+    limits && name === "getMany" &&
+    (args[0] as unknown[]).length > limits.readRanges
+  ) {
+    return refuse(st, "ranges", limits.readRanges);
+  }
+  const result = fn.apply(target, args);
+  return name === "list"
+    ? listing(st, result as Deno.KvListIterator<unknown>)
+    : result;
+}
+
 /** The proxy; see the module comment. */
 export function kvProxy(real: Deno.Kv, opts: KvProxyOptions = {}): KvProxy {
-  const calls: Record<string, number> = {};
-  const reads: Deno.KvKey[][] = [];
-  let counts = emptyCounts();
-  let refused = 0;
-  const faults = faultTable(opts.seed ?? 7);
-  const refuse = (what: string, max: number) => {
-    refused++;
-    return Promise.reject(new TypeError(`Too many ${what} (max ${max})`));
-  };
-  const count = (name: string, args: unknown[]) => {
-    calls[name] = (calls[name] ?? 0) + 1;
-    if (name === "get" || name === "set" || name === "delete") counts[name]++;
-    if (name === "getMany") {
-      counts.getMany++;
-      counts.getManyKeys += (args[0] as unknown[]).length;
-    }
-    if (opts.recordReads && name === "get") reads.push([args[0] as Deno.KvKey]);
-    if (opts.recordReads && name === "getMany") {
-      reads.push(args[0] as Deno.KvKey[]);
-    }
-  };
-  /** A failed or hung call, or null to go on; `async`: reject rather than throw. */
-  const misbehave = (name: string, async: boolean, checked = false) => {
-    const rule = faults.match(name);
-    if (!rule) return null;
-    if (rule.kind === "hang") return new Promise<never>(() => {});
-    if (rule.kind === "conflict") {
-      return checked ? Promise.resolve({ ok: false as const }) : null;
-    }
-    if (!async) throw new Error(rule.message);
-    return Promise.reject(new Error(rule.message));
-  };
-  const commit = (
-    op: Deno.AtomicOperation,
-    kinds: string[],
-    checks: number,
-  ) => {
-    count("commit", []);
-    countCommit(counts, kinds, checks);
-    const bad = misbehave("commit", true, checks > 0);
-    if (bad) return bad;
-    const mutations = kinds.filter((k) => k !== "enqueue").length;
-    if (opts.limits && checks > opts.limits.checks) {
-      return refuse("checks", opts.limits.checks);
-    }
-    if (opts.limits && mutations > opts.limits.mutations) {
-      return refuse("mutations", opts.limits.mutations);
-    }
-    return op.commit().then((result) => {
-      if (!result.ok) counts.conflicts++;
-      return result;
-    });
-  };
-  const wrapAtomic = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
-    const kinds: string[] = [];
-    let checks = 0;
-    const proxy: Deno.AtomicOperation = new Proxy(op, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        const name = String(prop);
-        if (name === "commit") return () => commit(target, kinds, checks);
-        return (...args: unknown[]) => {
-          if (MUTATIONS.has(name)) kinds.push(name);
-          else if (name === "check") checks += args.length;
-          else if (name === "mutate") {
-            for (const m of args as Deno.KvMutation[]) kinds.push(m.type);
-          }
-          const result = value.apply(target, args);
-          return result === target ? proxy : result;
-        };
-      },
-    });
-    return proxy;
-  };
-  const listing = (iter: Deno.KvListIterator<unknown>) => {
-    counts.list++;
-    const next = iter.next.bind(iter);
-    iter.next = async () => {
-      const r = await next();
-      if (!r.done) counts.listed++;
-      return r;
-    };
-    return iter;
-  };
-  const call = (
-    target: Deno.Kv,
-    name: string,
-    fn: (...args: unknown[]) => unknown,
-    args: unknown[],
-  ) => {
-    if (name === "atomic") {
-      return wrapAtomic(fn.apply(target, args) as Deno.AtomicOperation);
-    }
-    count(name, args);
-    const bad = misbehave(name, ASYNC_METHODS.has(name));
-    if (bad) return bad;
-    const limits = opts.limits;
-    if (
-      limits && name === "getMany" &&
-      (args[0] as unknown[]).length > limits.readRanges
-    ) {
-      return refuse("ranges", limits.readRanges);
-    }
-    const result = fn.apply(target, args);
-    return name === "list"
-      ? listing(result as Deno.KvListIterator<unknown>)
-      : result;
+  const st: State = {
+    opts,
+    calls: {},
+    reads: [],
+    counts: emptyCounts(),
+    refused: 0,
+    faults: faultTable(opts.seed ?? 7),
   };
   const kv = new Proxy(real, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
-      return (...args: unknown[]) => call(target, String(prop), value, args);
+      return (...args: unknown[]) =>
+        call(st, target, String(prop), value, args);
     },
   });
   return {
     kv,
-    calls,
-    reads,
-    counts: () => structuredClone(counts),
-    reset: () => void (counts = emptyCounts()),
-    refused: () => refused,
-    fail: (fault) => faults.add(fault),
-    heal: () => faults.heal(),
+    calls: st.calls,
+    reads: st.reads,
+    counts: () => structuredClone(st.counts),
+    reset: () => void (st.counts = emptyCounts()),
+    refused: () => st.refused,
+    fail: (fault) => st.faults.add(fault),
+    heal: () => st.faults.heal(),
   };
 }
 
