@@ -71,12 +71,6 @@ import { openSessions } from "./visits.ts";
 import { cores, int, ms, NOISY } from "./format.ts";
 import { tail } from "../tests/support/server.ts";
 
-// What tests/bench_smoke_test.ts drives without wrk.
-export { batchReport } from "./report.ts";
-export type { BatchRun } from "./phases.ts";
-export { kvOpsByRoute, lostUpdates, parseOptions, startServer, stopAll };
-export { withReport };
-
 /** The servers of one run: started on first use, a peer that cannot start left out. */
 class Fleet {
   readonly servers = new Map<ServerName, Running>();

@@ -1,6 +1,8 @@
 /**
  * Shared test factories: an app on an in-memory KV with a clock the test moves by hand,
- * cookie helpers, KV wrappers that count or fail calls, and a real server process for e2e.
+ * cookie helpers, and a real server process for e2e. The KV wrappers (spyKv, limitedKv)
+ * and the server start come from tests/support/ (kv_proxy.ts, server.ts), which bench/
+ * uses too.
  */
 import type { SessionRecord } from "../lib/sessions/session.ts";
 import assert from "node:assert/strict";
