@@ -19,6 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Server, startServer } from "../tests/helpers.ts";
+import { type Rng, rng } from "../tests/support/rng.ts";
 
 export interface CrashOptions {
   kills: number;
@@ -42,19 +43,6 @@ export const DEFAULTS: CrashOptions = {
   maxUpMs: 1500,
   stallMs: 1500,
 };
-
-/** mulberry32: the same kill times and choices for the same seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -102,80 +90,95 @@ export interface CrashReport {
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
-export async function runCrash(
-  partial: Partial<CrashOptions> = {},
-): Promise<CrashReport> {
-  const o: CrashOptions = { ...DEFAULTS, ...partial };
-  const log = o.log ?? (() => {});
-  const r = rng(o.seed);
-  const dir = await Deno.makeTempDir({ prefix: "mcq-crash-" });
-  const env = {
-    KV_PATH: `${dir}/crash.sqlite3`,
-    PBKDF2_ITERATIONS: "1000",
-  };
-  const violations: string[] = [];
-  const violate = (v: string) => {
-    if (violations.length < 50) violations.push(v);
-    log(`VIOLATION: ${v}`);
-  };
+type Result = { res: Response; text: string } | "refused" | "error";
 
-  let server: Server = await startServer(env);
-  const started = performance.now();
+const newId = (res: Response) => {
+  for (const c of res.headers.getSetCookie()) {
+    if (c.startsWith("sessionId=")) return c.split(";")[0];
+  }
+  return null;
+};
 
-  // The question bank, read once (these requests count as hits too).
-  let attempted = 0;
-  let acknowledged = 0;
-  let refused = 0;
-  let networkErrors = 0;
-  const questions: Question[] = [];
-  {
-    attempted++;
-    const list = await fetch(`${server.url}/api/quizzes`);
-    acknowledged++;
+/** A session's cookie, shortened for the report. */
+const short = (s: SessionLog) => s.cookie.slice(10, 18);
+
+/** One crash run: the server, the clients' load, the kills and stalls, the checks. */
+class CrashRun {
+  readonly violations: string[] = [];
+  readonly log: (line: string) => void;
+  readonly env: Record<string, string>;
+  server!: Server;
+  attempted = 0;
+  acknowledged = 0;
+  refused = 0;
+  networkErrors = 0;
+  readonly questions: Question[] = [];
+  readonly sessions: SessionLog[] = [];
+  stopping = false;
+  /** Requests in flight, so a stall can check that every one of them completes. */
+  nextRequest = 0;
+  readonly inFlight = new Map<number, string>();
+  readonly outcome = new Map<number, "ok" | "error">();
+  watching = false;
+  /** False from just before a SIGKILL until the next server answers. */
+  up = true;
+  readonly restartTimes: number[] = [];
+  kills = 0;
+  stalls = 0;
+  stalledInFlight = 0;
+  stalledCompleted = 0;
+
+  constructor(readonly o: CrashOptions, readonly dir: string) {
+    this.log = o.log ?? (() => {});
+    this.env = { KV_PATH: `${dir}/crash.sqlite3`, PBKDF2_ITERATIONS: "1000" };
+  }
+
+  violate(v: string) {
+    if (this.violations.length < 50) this.violations.push(v);
+    this.log(`VIOLATION: ${v}`);
+  }
+
+  /** The question bank, read once (these requests count as hits too). */
+  async readBank() {
+    this.attempted++;
+    const list = await fetch(`${this.server.url}/api/quizzes`);
+    this.acknowledged++;
     for (const { id } of await list.json() as { id: string }[]) {
-      attempted++;
-      const res = await fetch(`${server.url}/api/quizzes/${id}`);
-      acknowledged++;
+      this.attempted++;
+      const res = await fetch(`${this.server.url}/api/quizzes/${id}`);
+      this.acknowledged++;
       const quiz = await res.json() as {
         questions: { id: string; choices: unknown[] }[];
       };
       for (const q of quiz.questions) {
-        questions.push({ quizId: id, id: q.id, choices: q.choices.length });
+        this.questions.push({
+          quizId: id,
+          id: q.id,
+          choices: q.choices.length,
+        });
       }
     }
   }
 
-  const sessions: SessionLog[] = [];
-  let stopping = false;
-  /** Requests in flight, so a stall can check that every one of them completes. */
-  let nextRequest = 0;
-  const inFlight = new Map<number, string>();
-  const outcome = new Map<number, "ok" | "error">();
-  let watching = false;
-  /** False from just before a SIGKILL until the next server answers. */
-  let up = true;
-
-  type Result = { res: Response; text: string } | "refused" | "error";
-
-  async function send(
+  async send(
     path: string,
     init: RequestInit & { cookie?: string },
   ): Promise<Result> {
-    const id = nextRequest++;
+    const id = this.nextRequest++;
     // Whether a server was up when this request started: a request sent to a live server
     // that is then killed can end in "connection refused" after all, when the client retries
     // it on a new connection, although the first attempt reached the server and was served.
-    const toLiveServer = up;
+    const toLiveServer = this.up;
     const headers = new Headers(init.headers);
     if (init.cookie) headers.set("cookie", init.cookie);
-    inFlight.set(id, path);
+    this.inFlight.set(id, path);
     try {
-      const res = await fetch(server.url + path, { ...init, headers });
+      const res = await fetch(this.server.url + path, { ...init, headers });
       const text = await res.text().catch(() => "");
-      if (watching) outcome.set(id, "ok");
+      if (this.watching) this.outcome.set(id, "ok");
       return { res, text };
     } catch (error) {
-      if (watching) outcome.set(id, "error");
+      if (this.watching) this.outcome.set(id, "error");
       // Nothing listening: the request never reached a server.
       const why = `${error} ${(error as Error).cause ?? ""}`;
       if (!toLiveServer && /Connection refused|ECONNREFUSED/i.test(why)) {
@@ -183,36 +186,18 @@ export async function runCrash(
       }
       return "error";
     } finally {
-      inFlight.delete(id);
+      this.inFlight.delete(id);
     }
   }
 
-  const newId = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      if (c.startsWith("sessionId=")) return c.split(";")[0];
-    }
-    return null;
-  };
-
-  async function client(c: number) {
-    const cr = rng(o.seed * 7919 + c);
-    let current: SessionLog | null = null;
-    while (!stopping) {
-      const open = current
-        ? questions.filter((q) =>
-          !current!.acked.has(`${q.quizId}/${q.id}`) &&
-          !current!.unknown.has(`${q.quizId}/${q.id}`)
-        )
-        : [];
-      // A browser that has answered everything starts over with a new session.
-      if (current && open.length === 0) current = null;
-      const cookie = current?.cookie;
-      const answer = current !== null && cr.next() < 0.6;
-      let question: Question | undefined;
-      let result: Result;
-      if (answer) {
-        question = open[cr.int(open.length)];
-        result = await send(`/api/quizzes/${question.quizId}/answers`, {
+  /** A browser's next request: an answer to an open question (60 %) or a page. */
+  async request(cr: Rng, current: SessionLog | null, open: Question[]) {
+    const cookie = current?.cookie;
+    if (current !== null && cr.next() < 0.6) {
+      const question = open[cr.int(open.length)];
+      const result = await this.send(
+        `/api/quizzes/${question.quizId}/answers`,
+        {
           method: "POST",
           cookie,
           headers: JSON_HEADERS,
@@ -220,177 +205,225 @@ export async function runCrash(
             questionId: question.id,
             choice: cr.int(question.choices),
           }),
-        });
-      } else {
-        const q = questions[cr.int(questions.length)];
-        const path = [
-          "/",
-          "/api/me",
-          `/quiz/${q.quizId}`,
-          "/api/quizzes",
-        ][cr.int(4)];
-        result = await send(path, { cookie });
+        },
+      );
+      return { question, result };
+    }
+    const q = this.questions[cr.int(this.questions.length)];
+    const path =
+      ["/", "/api/me", `/quiz/${q.quizId}`, "/api/quizzes"][cr.int(4)];
+    return { question: undefined, result: await this.send(path, { cookie }) };
+  }
+
+  /** What a request's result tells; returns the browser's session from then on. */
+  async record(
+    current: SessionLog | null,
+    question: Question | undefined,
+    result: Result,
+  ): Promise<SessionLog | null> {
+    if (result === "refused") {
+      this.refused++;
+      await sleep(20);
+      return current;
+    }
+    this.attempted++;
+    if (current) current.attemptedVisits++;
+    const key = question && `${question.quizId}/${question.id}`;
+    if (result === "error") {
+      this.networkErrors++;
+      if (key) current!.unknown.add(key);
+      await sleep(20);
+      return current;
+    }
+    const { res, text } = result;
+    if (res.status >= 500) {
+      // A 503 while the store reopens is allowed; it acknowledges nothing.
+      if (res.status !== 503) {
+        this.violate(`${res.status} on ${res.url}: ${text}`);
       }
-      if (result === "refused") {
-        refused++;
-        await sleep(20);
-        continue;
+      if (key) current!.unknown.add(key);
+      await sleep(20);
+      return current;
+    }
+    if (res.status === 409 && key) {
+      this.violate(
+        `answer ${key} never sent before was "already answered": ${text}`,
+      );
+      return current;
+    }
+    if (res.status !== 200) {
+      this.violate(`${res.status} on ${res.url}: ${text.slice(0, 200)}`);
+      return current;
+    }
+    return this.acknowledge(current, res, key);
+  }
+
+  /** A 200: counted, and the session it belongs to (a new one on a first visit). */
+  acknowledge(
+    current: SessionLog | null,
+    res: Response,
+    key: string | undefined,
+  ): SessionLog | null {
+    this.acknowledged++;
+    const set = newId(res);
+    if (current && set && set !== current.cookie) {
+      this.violate(
+        `an acknowledged session was replaced by a new one (${
+          short(current)
+        }…: ${current.ackedVisits} visits acknowledged)`,
+      );
+      current = null;
+    }
+    if (!current) {
+      if (!set) {
+        this.violate(`a first visit got no cookie: ${res.url}`);
+        return null;
       }
-      attempted++;
-      if (current) current.attemptedVisits++;
-      const key = question && `${question.quizId}/${question.id}`;
-      if (result === "error") {
-        networkErrors++;
-        if (key) current!.unknown.add(key);
-        await sleep(20);
-        continue;
-      }
-      const { res, text } = result;
-      if (res.status >= 500) {
-        // A 503 while the store reopens is allowed; it acknowledges nothing.
-        if (res.status !== 503) violate(`${res.status} on ${res.url}: ${text}`);
-        if (key) current!.unknown.add(key);
-        await sleep(20);
-        continue;
-      }
-      if (res.status === 409 && key) {
-        violate(
-          `answer ${key} never sent before was "already answered": ${text}`,
-        );
-        continue;
-      }
-      if (res.status !== 200) {
-        violate(`${res.status} on ${res.url}: ${text.slice(0, 200)}`);
-        continue;
-      }
-      acknowledged++;
-      const set = newId(res);
-      if (current && set && set !== current.cookie) {
-        violate(
-          `an acknowledged session was replaced by a new one (${
-            current.cookie.slice(10, 18)
-          }…: ${current.ackedVisits} visits acknowledged)`,
-        );
-        current = null;
-      }
-      if (!current) {
-        if (!set) {
-          violate(`a first visit got no cookie: ${res.url}`);
-          continue;
-        }
-        current = {
-          cookie: set,
-          attemptedVisits: 1,
-          ackedVisits: 0,
-          acked: new Set(),
-          unknown: new Set(),
-        };
-        sessions.push(current);
-      }
-      current.ackedVisits++;
-      if (key) current.acked.add(key);
+      current = {
+        cookie: set,
+        attemptedVisits: 1,
+        ackedVisits: 0,
+        acked: new Set(),
+        unknown: new Set(),
+      };
+      this.sessions.push(current);
+    }
+    current.ackedVisits++;
+    if (key) current.acked.add(key);
+    return current;
+  }
+
+  async client(c: number) {
+    const cr = rng(this.o.seed * 7919 + c);
+    let current: SessionLog | null = null;
+    while (!this.stopping) {
+      const s: SessionLog | null = current;
+      const open = s
+        ? this.questions.filter((q) =>
+          !s.acked.has(`${q.quizId}/${q.id}`) &&
+          !s.unknown.has(`${q.quizId}/${q.id}`)
+        )
+        : [];
+      // A browser that has answered everything starts over with a new session.
+      if (current && open.length === 0) current = null;
+      const { question, result } = await this.request(cr, current, open);
+      current = await this.record(current, question, result);
     }
   }
 
-  const clients = Array.from({ length: o.clients }, (_, c) => client(c));
-
-  // The kills and stalls, in a seeded order.
-  const plan: ("kill" | "stall")[] = [
-    ...Array(o.kills).fill("kill"),
-    ...Array(o.stalls).fill("stall"),
-  ];
-  for (let i = plan.length - 1; i > 0; i--) {
-    const j = r.int(i + 1);
-    [plan[i], plan[j]] = [plan[j], plan[i]];
-  }
-  const restartTimes: number[] = [];
-  let kills = 0;
-  let stalls = 0;
-  let stalledInFlight = 0;
-  let stalledCompleted = 0;
-  try {
-    for (const step of plan) {
-      await sleep(o.minUpMs + r.int(o.maxUpMs - o.minUpMs + 1));
-      if (step === "kill") {
-        const t0 = performance.now();
-        up = false;
-        await server.stop("SIGKILL");
-        server = await startServer(env);
-        up = true;
-        restartTimes.push(performance.now() - t0);
-        kills++;
-        log(
-          `kill ${kills}: restarted in ${
-            Math.round(restartTimes.at(-1)!)
-          } ms; ${acknowledged} acknowledged so far`,
-        );
-        continue;
-      }
-      // SIGSTOP: requests in flight (and new ones) wait; after SIGCONT all of them complete.
-      outcome.clear();
-      watching = true;
-      server.child.kill("SIGSTOP");
-      await sleep(100);
-      const frozen = [...inFlight.keys()];
-      await sleep(Math.max(0, o.stallMs - 100));
-      server.child.kill("SIGCONT");
-      const deadline = performance.now() + 10_000;
-      while (
-        frozen.some((id) => !outcome.has(id)) && performance.now() < deadline
-      ) await sleep(10);
-      watching = false;
-      stalls++;
-      stalledInFlight += frozen.length;
-      const completed = frozen.filter((id) => outcome.get(id) === "ok").length;
-      stalledCompleted += completed;
-      if (completed !== frozen.length) {
-        violate(
-          `stall ${stalls}: ${completed} of ${frozen.length} requests in flight completed after SIGCONT`,
-        );
-      }
-      log(`stall ${stalls}: ${completed}/${frozen.length} in flight completed`);
-    }
-    await sleep(o.minUpMs);
-  } finally {
-    stopping = true;
-    await Promise.all(clients);
-  }
-
-  // ------------------------------------------------------------------ the checks
-  // First, the hit counter: /api/me reports it including this very request.
-  const me = await fetch(`${server.url}/api/me`);
-  const hits = (await me.json()).hits - 1;
-  if (hits < acknowledged || hits > attempted) {
-    violate(
-      `hits ${hits} outside [acknowledged ${acknowledged}, attempted ${attempted}]`,
+  async kill() {
+    const t0 = performance.now();
+    this.up = false;
+    await this.server.stop("SIGKILL");
+    this.server = await startServer(this.env);
+    this.up = true;
+    this.restartTimes.push(performance.now() - t0);
+    this.kills++;
+    this.log(
+      `kill ${this.kills}: restarted in ${
+        Math.round(this.restartTimes.at(-1)!)
+      } ms; ${this.acknowledged} acknowledged so far`,
     );
   }
-  let answersAcked = 0;
-  let answersUnknown = 0;
-  for (const s of sessions) {
-    answersAcked += s.acked.size;
-    answersUnknown += s.unknown.size;
-    const res = await fetch(`${server.url}/api/me`, {
+
+  /** SIGSTOP: requests in flight (and new ones) wait; after SIGCONT all of them complete. */
+  async stall() {
+    this.outcome.clear();
+    this.watching = true;
+    this.server.child.kill("SIGSTOP");
+    await sleep(100);
+    const frozen = [...this.inFlight.keys()];
+    await sleep(Math.max(0, this.o.stallMs - 100));
+    this.server.child.kill("SIGCONT");
+    const deadline = performance.now() + 10_000;
+    while (
+      frozen.some((id) => !this.outcome.has(id)) && performance.now() < deadline
+    ) await sleep(10);
+    this.watching = false;
+    this.stalls++;
+    this.stalledInFlight += frozen.length;
+    const completed =
+      frozen.filter((id) => this.outcome.get(id) === "ok").length;
+    this.stalledCompleted += completed;
+    if (completed !== frozen.length) {
+      this.violate(
+        `stall ${this.stalls}: ${completed} of ${frozen.length} requests in flight completed after SIGCONT`,
+      );
+    }
+    this.log(
+      `stall ${this.stalls}: ${completed}/${frozen.length} in flight completed`,
+    );
+  }
+
+  /** The kills and stalls, in a seeded order, under the clients' load. */
+  async load(r: Rng) {
+    const clients = Array.from(
+      { length: this.o.clients },
+      (_, c) => this.client(c),
+    );
+    const plan: ("kill" | "stall")[] = [
+      ...Array(this.o.kills).fill("kill"),
+      ...Array(this.o.stalls).fill("stall"),
+    ];
+    for (let i = plan.length - 1; i > 0; i--) {
+      const j = r.int(i + 1);
+      [plan[i], plan[j]] = [plan[j], plan[i]];
+    }
+    try {
+      for (const step of plan) {
+        await sleep(
+          this.o.minUpMs + r.int(this.o.maxUpMs - this.o.minUpMs + 1),
+        );
+        if (step === "kill") await this.kill();
+        else await this.stall();
+      }
+      await sleep(this.o.minUpMs);
+    } finally {
+      this.stopping = true;
+      await Promise.all(clients);
+    }
+  }
+
+  /** The hit counter: /api/me reports it including this very request. */
+  async checkHits(): Promise<number> {
+    const me = await fetch(`${this.server.url}/api/me`);
+    const hits = (await me.json()).hits - 1;
+    if (hits < this.acknowledged || hits > this.attempted) {
+      this.violate(
+        `hits ${hits} outside [acknowledged ${this.acknowledged}, attempted ${this.attempted}]`,
+      );
+    }
+    return hits;
+  }
+
+  /** A session is alive, its visits and scores within what was acknowledged and sent. */
+  async checkSession(s: SessionLog) {
+    const res = await fetch(`${this.server.url}/api/me`, {
       headers: { cookie: s.cookie },
     });
     const body = await res.json();
     const set = newId(res);
     if (res.status !== 200 || (set && set !== s.cookie)) {
-      violate(
+      this.violate(
         `session ${
-          s.cookie.slice(10, 18)
+          short(s)
         }… lost (${s.ackedVisits} visits, ${s.acked.size} answers acknowledged)`,
       );
-      continue;
+      return;
     }
     const visits = body.visits - 1;
     if (visits < s.ackedVisits || visits > s.attemptedVisits) {
-      violate(
+      this.violate(
         `session ${
-          s.cookie.slice(10, 18)
+          short(s)
         }…: visits ${visits} outside [${s.ackedVisits}, ${s.attemptedVisits}]`,
       );
     }
+    this.checkScores(s, body.scores);
+    await this.checkAnswersStored(s);
+  }
+
+  checkScores(s: SessionLog, scores: Record<string, { answered: number }>) {
     const perQuiz = new Map<string, { acked: number; unknown: number }>();
     for (
       const [keys, field] of [[s.acked, "acked"], [
@@ -406,60 +439,86 @@ export async function runCrash(
       }
     }
     for (const [quizId, n] of perQuiz) {
-      const answered = body.scores[quizId]?.answered ?? 0;
+      const answered = scores[quizId]?.answered ?? 0;
       if (answered < n.acked || answered > n.acked + n.unknown) {
-        violate(
+        this.violate(
           `session ${
-            s.cookie.slice(10, 18)
+            short(s)
           }… quiz ${quizId}: ${answered} answered, ${n.acked} acknowledged, ${n.unknown} unknown`,
         );
       }
     }
-    // Each acknowledged answer is there: answering it again is refused.
+  }
+
+  /** Each acknowledged answer is there: answering it again is refused. */
+  async checkAnswersStored(s: SessionLog) {
     for (const key of s.acked) {
       const [quizId, questionId] = key.split("/");
-      const again = await fetch(`${server.url}/api/quizzes/${quizId}/answers`, {
-        method: "POST",
-        headers: { ...JSON_HEADERS, cookie: s.cookie },
-        body: JSON.stringify({ questionId, choice: 0 }),
-      });
+      const again = await fetch(
+        `${this.server.url}/api/quizzes/${quizId}/answers`,
+        {
+          method: "POST",
+          headers: { ...JSON_HEADERS, cookie: s.cookie },
+          body: JSON.stringify({ questionId, choice: 0 }),
+        },
+      );
       await again.body?.cancel();
       if (again.status !== 409) {
-        violate(
+        this.violate(
           `acknowledged answer ${key} of ${
-            s.cookie.slice(10, 18)
+            short(s)
           }… is gone (${again.status})`,
         );
       }
     }
   }
-  const exit = await server.stop("SIGTERM");
-  if (exit.code !== 0) violate(`the last server exited with ${exit.code}`);
-  await Deno.remove(dir, { recursive: true });
 
-  const sorted = [...restartTimes].sort((a, b) => a - b);
-  return {
-    options: { ...o, log: undefined },
-    seconds: Math.round((performance.now() - started) / 1000),
-    kills,
-    stalls,
-    restartMs: {
-      min: Math.round(sorted[0] ?? 0),
-      median: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
-      max: Math.round(sorted.at(-1) ?? 0),
-    },
-    attempted,
-    acknowledged,
-    refused,
-    networkErrors,
-    answersAcked,
-    answersUnknown,
-    sessions: sessions.length,
-    hits,
-    stalledInFlight,
-    stalledCompleted,
-    violations,
-  };
+  report(seconds: number, hits: number): CrashReport {
+    const sorted = [...this.restartTimes].sort((a, b) => a - b);
+    const sum = (f: (s: SessionLog) => number) =>
+      this.sessions.reduce((n, s) => n + f(s), 0);
+    return {
+      options: { ...this.o, log: undefined },
+      seconds,
+      kills: this.kills,
+      stalls: this.stalls,
+      restartMs: {
+        min: Math.round(sorted[0] ?? 0),
+        median: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
+        max: Math.round(sorted.at(-1) ?? 0),
+      },
+      attempted: this.attempted,
+      acknowledged: this.acknowledged,
+      refused: this.refused,
+      networkErrors: this.networkErrors,
+      answersAcked: sum((s) => s.acked.size),
+      answersUnknown: sum((s) => s.unknown.size),
+      sessions: this.sessions.length,
+      hits,
+      stalledInFlight: this.stalledInFlight,
+      stalledCompleted: this.stalledCompleted,
+      violations: this.violations,
+    };
+  }
+}
+
+export async function runCrash(
+  partial: Partial<CrashOptions> = {},
+): Promise<CrashReport> {
+  const o: CrashOptions = { ...DEFAULTS, ...partial };
+  const dir = await Deno.makeTempDir({ prefix: "mcq-crash-" });
+  const run = new CrashRun(o, dir);
+  run.server = await startServer(run.env);
+  const started = performance.now();
+  await run.readBank();
+  await run.load(rng(o.seed));
+  // The checks, on the last server.
+  const hits = await run.checkHits();
+  for (const s of run.sessions) await run.checkSession(s);
+  const exit = await run.server.stop("SIGTERM");
+  if (exit.code !== 0) run.violate(`the last server exited with ${exit.code}`);
+  await Deno.remove(dir, { recursive: true });
+  return run.report(Math.round((performance.now() - started) / 1000), hits);
 }
 
 export function summary(report: CrashReport): string {

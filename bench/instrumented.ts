@@ -1,15 +1,16 @@
 /**
  * The app with an instrumented store, for `deno task bench` (bench/bench.ts starts it).
  *
- * The same `createApp` as main.ts, on a real KV file, but the KV handed to the app is a
- * Proxy that counts what the app asks of the store (`get`, `getMany`, `list`, single `set`
- * and `delete`, and each `atomic().commit()` with its mutations and checks), and the group
+ * The same `createApp` as main.ts, on a real KV file, but the KV handed to the app is the
+ * shared KV proxy (tests/support/kv_proxy.ts), which counts what the app asks of the store
+ * (`get`, `getMany`, `list`, single `set` and `delete`, and each `atomic().commit()` with
+ * its mutations and checks), and the group
  * committer's `stats()` (batch sizes), from the app's sessions (`commitStats()`),
  * can be read from outside. Nothing in lib/ or routes/ is changed.
  *
  * `BENCH_STORE_LIMITS` picks the limits the app is told its store has: `local` (the
  * default, local SQLite's) or `remote` (KV Connect's and Deno Deploy's: 10 checks per
- * atomic). Either way the store is also wrapped in a limits proxy that refuses, and counts,
+ * atomic). Either way the same proxy also refuses, and counts,
  * any call over those limits, so a batch that a stricter backend would refuse shows up
  * even on a local file.
  *
@@ -42,149 +43,19 @@ import { userKey } from "../lib/accounts/records.ts";
 import { openKv } from "../lib/server/serve.ts";
 import { routes } from "../routes/_table.ts";
 import { loadBank } from "../data/quizzes/index.ts";
-import { limitedKv } from "../tests/support/limited_kv.ts";
+import {
+  bucketOf,
+  emptyCounts,
+  kvProxy,
+  type StoreCounts,
+} from "../tests/support/kv_proxy.ts";
 
-export interface StoreCounts {
-  get: number;
-  getMany: number;
-  /** Keys read by all `getMany` calls. */
-  getManyKeys: number;
-  list: number;
-  /** Entries those listings returned. */
-  listed: number;
-  /** `kv.set` / `kv.delete` outside an atomic operation (each its own commit). */
-  set: number;
-  delete: number;
-  commits: number;
-  /** Commits refused by a failed check (a conflict: the app retries them). */
-  conflicts: number;
-  /** Mutations in all commits, by kind (`set`, `delete`, `sum`, `max`, `min`, `enqueue`). */
-  mutations: Record<string, number>;
-  checks: number;
-  /** The most checks one commit carried. */
-  largestChecks: number;
-  /** How many commits had 1, 2-3, 4-7, ... mutations. */
-  mutationsPerCommit: Record<string, number>;
-}
-
-/** Counts of nothing asked yet. */
-export const emptyCounts = (): StoreCounts => ({
-  get: 0,
-  getMany: 0,
-  getManyKeys: 0,
-  list: 0,
-  listed: 0,
-  set: 0,
-  delete: 0,
-  commits: 0,
-  conflicts: 0,
-  mutations: {},
-  checks: 0,
-  largestChecks: 0,
-  mutationsPerCommit: {},
-});
-
-export function bucketOf(n: number): string {
-  if (n <= 1) return String(n);
-  let low = 1;
-  while (low * 2 <= n) low *= 2;
-  return `${low}-${low * 2 - 1}`;
-}
-
-const MUTATIONS = new Set(["set", "delete", "sum", "max", "min", "enqueue"]);
+export { bucketOf, emptyCounts, type StoreCounts };
 
 /** A Proxy around a real KV counting what is asked of it into `counts()`. */
 export function countingKv(real: Deno.Kv) {
-  let counts = emptyCounts();
-  const wrapAtomic = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
-    let mutations = 0;
-    const kinds: string[] = [];
-    let checks = 0;
-    const proxy: Deno.AtomicOperation = new Proxy(op, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          const name = String(prop);
-          if (MUTATIONS.has(name)) {
-            mutations++;
-            kinds.push(name);
-          } else if (name === "check") checks += args.length;
-          else if (name === "mutate") {
-            for (const m of args as Deno.KvMutation[]) {
-              mutations++;
-              kinds.push(m.type);
-            }
-          }
-          if (name === "commit") {
-            counts.commits++;
-            counts.checks += checks;
-            counts.largestChecks = Math.max(counts.largestChecks, checks);
-            for (const k of kinds) {
-              counts.mutations[k] = (counts.mutations[k] ?? 0) + 1;
-            }
-            const b = bucketOf(mutations);
-            counts.mutationsPerCommit[b] = (counts.mutationsPerCommit[b] ?? 0) +
-              1;
-            return (value.apply(target, args) as Promise<
-              Deno.KvCommitResult | Deno.KvCommitError
-            >).then((result) => {
-              if (!result.ok) counts.conflicts++;
-              return result;
-            });
-          }
-          const result = value.apply(target, args);
-          return result === target ? proxy : result;
-        };
-      },
-    });
-    return proxy;
-  };
-  const kv = new Proxy(real, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      const name = String(prop);
-      return (...args: unknown[]) => {
-        switch (name) {
-          case "atomic":
-            return wrapAtomic(value.apply(target, args));
-          case "get":
-            counts.get++;
-            break;
-          case "getMany":
-            counts.getMany++;
-            counts.getManyKeys += (args[0] as unknown[]).length;
-            break;
-          case "set":
-            counts.set++;
-            break;
-          case "delete":
-            counts.delete++;
-            break;
-          case "list": {
-            counts.list++;
-            const iter = value.apply(target, args) as Deno.KvListIterator<
-              unknown
-            >;
-            const next = iter.next.bind(iter);
-            iter.next = async () => {
-              const r = await next();
-              if (!r.done) counts.listed++;
-              return r;
-            };
-            return iter;
-          }
-        }
-        return value.apply(target, args);
-      };
-    },
-  });
-  return {
-    kv,
-    counts: () => structuredClone(counts),
-    reset: () => void (counts = emptyCounts()),
-  };
+  const { kv, counts, reset } = kvProxy(real);
+  return { kv, counts, reset };
 }
 
 const utf8 = new TextEncoder();
@@ -240,12 +111,12 @@ export function storeLimitsName(raw: string | undefined): StoreLimitsName {
 }
 
 /**
- * The KV the instrumented app is given: the counting Proxy (what the app asks, refused calls
- * included) around the limits proxy (which refuses what `limits` do not allow) around `real`.
+ * The KV the instrumented app is given: one proxy (tests/support/kv_proxy.ts) that counts
+ * what the app asks, refused calls included, and refuses what `limits` do not allow.
  */
 export function instrumentedKv(real: Deno.Kv, limits: StoreLimits) {
-  const limited = limitedKv(real, limits);
-  return { ...countingKv(limited.kv), refused: limited.refused };
+  const { kv, counts, reset, refused } = kvProxy(real, { limits });
+  return { kv, counts, reset, refused };
 }
 
 if (import.meta.main) {

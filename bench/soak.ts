@@ -18,8 +18,9 @@
  * Exit status: 0 when every answer was as expected, 1 otherwise, 2 for bad arguments.
  */
 import { parseArgs } from "node:util";
+import { type Rng, rng, weighted } from "../tests/support/rng.ts";
+import { startProcess } from "../tests/support/server.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const ADMIN_TOKEN = "soak-admin-token-".padEnd(48, "x");
 const IDLE = 60;
 const ABSOLUTE = 120;
@@ -86,117 +87,7 @@ function parseOptions(argv: string[]): SoakOptions {
 }
 
 // ---------------------------------------------------------------------------------------
-// Seeded randomness
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(items: readonly T[]): T =>
-      items[Math.floor(next() * items.length)],
-    chance: (p: number) => next() < p,
-  };
-}
-type Rng = ReturnType<typeof rng>;
-
-function weighted<T>(r: Rng, table: [number, T][]): T {
-  const total = table.reduce((s, [w]) => s + w, 0);
-  let x = r.next() * total;
-  for (const [w, item] of table) {
-    if ((x -= w) < 0) return item;
-  }
-  return table[table.length - 1][1];
-}
-
-// ---------------------------------------------------------------------------------------
 // The server
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-interface Server {
-  url: string;
-  pid: number;
-  /** Lines the server wrote to stderr (errors only; the request log goes to /dev/null). */
-  errors: string[];
-  stop(): Promise<Deno.CommandStatus>;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts"],
-    cwd: ROOT,
-    env: { HOST: "127.0.0.1", PORT: String(port), ...env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const errors: string[] = [];
-  const pump = (async () => {
-    const decoder = new TextDecoder();
-    let rest = "";
-    for await (const chunk of child.stderr) {
-      rest += decoder.decode(chunk, { stream: true });
-      const lines = rest.split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) if (errors.length < 1000) errors.push(line);
-    }
-    if (rest) errors.push(rest);
-  })();
-  let ended = false;
-  const status = child.status.then((s) => {
-    ended = true;
-    return s;
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const server: Server = {
-    url,
-    pid: child.pid,
-    errors,
-    async stop() {
-      if (!ended) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* gone */ }
-      }
-      const s = await status;
-      await pump;
-      return s;
-    },
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (ended) {
-      throw new Error(`server exited early:\n${errors.join("\n")}`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`);
-      await res.body?.cancel();
-      if (res.ok) return server;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-      throw new Error("server did not answer /healthz within 30 s");
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function rssKiB(pid: number): number | null {
   try {
@@ -958,31 +849,29 @@ export interface SoakReport {
 // ---------------------------------------------------------------------------------------
 // The run
 
-export async function soak(options: SoakOptions): Promise<SoakReport> {
-  const log = (line: string) => {
-    if (!options.quiet) console.error(line);
-  };
-  const dir = await Deno.makeTempDir({ prefix: "mcq-soak-" });
-  const kvPath = `${dir}/soak.sqlite3`;
-  const server = await startServer({
-    KV_PATH: kvPath,
-    PBKDF2_ITERATIONS: "1000",
-    SESSION_IDLE_TIMEOUT: String(IDLE),
-    SESSION_ABSOLUTE_TIMEOUT: String(ABSOLUTE),
-    ADMIN_TOKEN,
-    TRUST_PROXY: "true",
-    MAX_BODY_BYTES: String(MAX_BODY),
+/** The real server, its request log dropped: a long soak must not hold it in memory. */
+async function startSoakServer(kvPath: string) {
+  return await startProcess({
+    env: {
+      KV_PATH: kvPath,
+      PBKDF2_ITERATIONS: "1000",
+      SESSION_IDLE_TIMEOUT: String(IDLE),
+      SESSION_ABSOLUTE_TIMEOUT: String(ABSOLUTE),
+      ADMIN_TOKEN,
+      TRUST_PROXY: "true",
+      MAX_BODY_BYTES: String(MAX_BODY),
+    },
+    output: "stderr",
   });
-  log(
-    `soak: server pid ${server.pid} at ${server.url}, KV ${kvPath}, ${options.minutes} min, seed ${options.seed}, ${options.concurrency} workers`,
-  );
+}
 
-  const list = await (await fetch(`${server.url}/api/quizzes`)).json() as {
+async function readQuizzes(url: string): Promise<QuizInfo[]> {
+  const list = await (await fetch(`${url}/api/quizzes`)).json() as {
     id: string;
   }[];
   const quizzes: QuizInfo[] = [];
   for (const { id } of list) {
-    const q = await (await fetch(`${server.url}/api/quizzes/${id}`)).json() as {
+    const q = await (await fetch(`${url}/api/quizzes/${id}`)).json() as {
       questions: { id: string; choices: unknown[] }[];
     };
     quizzes.push({
@@ -993,74 +882,103 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       })),
     });
   }
+  return quizzes;
+}
 
-  const started = performance.now();
-  const endAt = started + options.minutes * 60_000;
-  const elapsed = () => (performance.now() - started) / 1000;
-  const latencies: number[][] = [];
-  const status4xx: number[] = [];
-  const status5xx: number[] = [];
-  const byAction: Record<string, number> = {};
-  const byStatus: Record<string, number> = {};
-  const problems: string[] = [];
-  let requests = 0;
-  let fiveXx = 0;
-  let network = 0;
-  let unexpected = 0;
-  let names = 0;
+/** Every request's outcome, counted overall and per minute of the run. */
+class Tally {
+  readonly started = performance.now();
+  readonly latencies: number[][] = [];
+  readonly status4xx: number[] = [];
+  readonly status5xx: number[] = [];
+  readonly byAction: Record<string, number> = {};
+  readonly byStatus: Record<string, number> = {};
+  readonly problems: string[] = [];
+  requests = 0;
+  fiveXx = 0;
+  network = 0;
+  unexpected = 0;
 
-  const record = (o: Outcome) => {
-    requests++;
-    const minute = Math.floor(elapsed() / 60);
-    (latencies[minute] ??= []).push(o.ms);
-    byAction[o.action] = (byAction[o.action] ?? 0) + 1;
-    byStatus[String(o.status)] = (byStatus[String(o.status)] ?? 0) + 1;
-    if (o.status === "network") network++;
+  elapsed(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  record(o: Outcome) {
+    this.requests++;
+    const minute = Math.floor(this.elapsed() / 60);
+    (this.latencies[minute] ??= []).push(o.ms);
+    this.byAction[o.action] = (this.byAction[o.action] ?? 0) + 1;
+    const status = String(o.status);
+    this.byStatus[status] = (this.byStatus[status] ?? 0) + 1;
+    if (o.status === "network") this.network++;
     else if (o.status >= 500) {
-      fiveXx++;
-      status5xx[minute] = (status5xx[minute] ?? 0) + 1;
+      this.fiveXx++;
+      this.status5xx[minute] = (this.status5xx[minute] ?? 0) + 1;
     } else if (o.status >= 400) {
-      status4xx[minute] = (status4xx[minute] ?? 0) + 1;
+      this.status4xx[minute] = (this.status4xx[minute] ?? 0) + 1;
     }
     if (o.unexpected) {
-      unexpected++;
-      if (problems.length < 30) problems.push(`[${o.action}] ${o.unexpected}`);
+      this.unexpected++;
+      if (this.problems.length < 30) {
+        this.problems.push(`[${o.action}] ${o.unexpected}`);
+      }
     }
+  }
+
+  minutes(): Minute[] {
+    return this.latencies.map((ms, minute) => {
+      const sorted = [...(ms ?? [])].sort((a, b) => a - b);
+      const span = Math.min(60, Math.max(1, this.elapsed() - minute * 60));
+      const round = (x: number) => Math.round(x * 10) / 10;
+      return {
+        minute: minute + 1,
+        requests: sorted.length,
+        rps: Math.round(sorted.length / span),
+        p50: round(quantile(sorted, 0.5)),
+        p99: round(quantile(sorted, 0.99)),
+        max: round(sorted.at(-1) ?? 0),
+        status4xx: this.status4xx[minute] ?? 0,
+        status5xx: this.status5xx[minute] ?? 0,
+      };
+    }).filter((m) => m.requests > 0);
+  }
+}
+
+/** One sample of the server's RSS, the KV file's size and the store's keys. */
+async function takeSample(
+  tally: Tally,
+  url: string,
+  pid: number,
+  kvPath: string,
+): Promise<Sample> {
+  let keys: Record<string, number> = {};
+  try {
+    keys = await keyCounts(url);
+  } catch (error) {
+    tally.problems.push(`sampling keys failed: ${error}`);
+  }
+  const rss = rssKiB(pid);
+  return {
+    atSeconds: Math.round(tally.elapsed()),
+    rssMiB: rss === null ? null : Math.round(rss / 102.4) / 10,
+    kvFileMiB: Math.round(
+      (fileSize(kvPath) + fileSize(`${kvPath}-wal`)) / 104857.6,
+    ) / 10,
+    keys,
+    totalKeys: Object.values(keys).reduce((a, b) => a + b, 0),
+    requests: tally.requests,
   };
+}
 
-  const samples: Sample[] = [];
-  const takeSample = async () => {
-    let keys: Record<string, number> = {};
-    try {
-      keys = await keyCounts(server.url);
-    } catch (error) {
-      problems.push(`sampling keys failed: ${error}`);
-    }
-    const rss = rssKiB(server.pid);
-    const sample: Sample = {
-      atSeconds: Math.round(elapsed()),
-      rssMiB: rss === null ? null : Math.round(rss / 102.4) / 10,
-      kvFileMiB: Math.round(
-        (fileSize(kvPath) + fileSize(`${kvPath}-wal`)) / 104857.6,
-      ) / 10,
-      keys,
-      totalKeys: Object.values(keys).reduce((a, b) => a + b, 0),
-      requests,
-    };
-    samples.push(sample);
-    log(
-      `soak: t=${sample.atSeconds}s requests=${requests} rss=${sample.rssMiB}MiB kv=${sample.kvFileMiB}MiB keys=${
-        json(keys)
-      } 5xx=${fiveXx} network=${network} unexpected=${unexpected}`,
-    );
-  };
-
-  await takeSample();
-  let sampling = Promise.resolve();
-  const sampler = setInterval(() => {
-    sampling = sampling.then(takeSample);
-  }, options.sampleSeconds * 1000);
-
+/** `--concurrency` workers, each with its own seeded generator and 25 users, until `endAt`. */
+async function runWorkers(
+  options: SoakOptions,
+  url: string,
+  quizzes: QuizInfo[],
+  tally: Tally,
+  endAt: number,
+) {
+  let names = 0;
   const workers = Array.from({ length: options.concurrency }, async (_, w) => {
     const r = rng(options.seed * 1000 + w);
     const users: User[] = Array.from({ length: 25 }, (_, i) => ({
@@ -1069,11 +987,11 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       address: `10.${w}.${i}.${1 + r.int(250)}`,
     }));
     const ctx: Ctx = {
-      url: server.url,
+      url,
       r,
       quizzes,
       users,
-      record,
+      record: (o) => tally.record(o),
       nextName: () => `soak${options.seed}w${w}n${names++}`,
     };
     while (performance.now() < endAt) {
@@ -1083,45 +1001,61 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     }
   });
   await Promise.all(workers);
+}
+
+export async function soak(options: SoakOptions): Promise<SoakReport> {
+  const log = (line: string) => {
+    if (!options.quiet) console.error(line);
+  };
+  const dir = await Deno.makeTempDir({ prefix: "mcq-soak-" });
+  const kvPath = `${dir}/soak.sqlite3`;
+  const server = await startSoakServer(kvPath);
+  log(
+    `soak: server pid ${server.child.pid} at ${server.url}, KV ${kvPath}, ${options.minutes} min, seed ${options.seed}, ${options.concurrency} workers`,
+  );
+  const quizzes = await readQuizzes(server.url);
+  const tally = new Tally();
+  const endAt = tally.started + options.minutes * 60_000;
+  const samples: Sample[] = [];
+  const sample = async () => {
+    const s = await takeSample(tally, server.url, server.child.pid, kvPath);
+    samples.push(s);
+    log(
+      `soak: t=${s.atSeconds}s requests=${tally.requests} rss=${s.rssMiB}MiB kv=${s.kvFileMiB}MiB keys=${
+        json(s.keys)
+      } 5xx=${tally.fiveXx} network=${tally.network} unexpected=${tally.unexpected}`,
+    );
+  };
+  await sample();
+  let sampling = Promise.resolve();
+  const sampler = setInterval(() => {
+    sampling = sampling.then(sample);
+  }, options.sampleSeconds * 1000);
+  await runWorkers(options, server.url, quizzes, tally, endAt);
   clearInterval(sampler);
   await sampling;
-  await takeSample();
+  await sample();
 
   const exit = await server.stop();
-  const serverErrors = server.errors.filter((l) => l.trim() !== "");
+  const serverErrors = server.output().split("\n").filter((l) =>
+    l.trim() !== ""
+  );
   if (!options.keep) await Deno.remove(dir, { recursive: true });
   else log(`soak: kept ${dir}`);
-
-  const minutes: Minute[] = latencies.map((ms, minute) => {
-    const sorted = [...(ms ?? [])].sort((a, b) => a - b);
-    const span = Math.min(60, Math.max(1, elapsed() - minute * 60));
-    const round = (x: number) => Math.round(x * 10) / 10;
-    return {
-      minute: minute + 1,
-      requests: sorted.length,
-      rps: Math.round(sorted.length / span),
-      p50: round(quantile(sorted, 0.5)),
-      p99: round(quantile(sorted, 0.99)),
-      max: round(sorted.at(-1) ?? 0),
-      status4xx: status4xx[minute] ?? 0,
-      status5xx: status5xx[minute] ?? 0,
-    };
-  }).filter((m) => m.requests > 0);
-
-  const ok = fiveXx === 0 && network === 0 && unexpected === 0 &&
-    exit.code === 0 &&
+  const ok = tally.fiveXx === 0 && tally.network === 0 &&
+    tally.unexpected === 0 && exit.code === 0 &&
     !serverErrors.some((l) => /failed:|panic|Uncaught/.test(l));
   return {
     options,
-    seconds: Math.round(elapsed()),
-    requests,
-    byAction,
-    byStatus,
-    fiveXx,
-    network,
-    unexpected,
-    problems,
-    minutes,
+    seconds: Math.round(tally.elapsed()),
+    requests: tally.requests,
+    byAction: tally.byAction,
+    byStatus: tally.byStatus,
+    fiveXx: tally.fiveXx,
+    network: tally.network,
+    unexpected: tally.unexpected,
+    problems: tally.problems,
+    minutes: tally.minutes(),
     samples,
     serverErrors: serverErrors.slice(0, 50),
     exitCode: exit.code,

@@ -1,21 +1,16 @@
 /**
- * The parts of `deno task bench` (bench/bench.ts) that need no load generator: the store
- * counting of bench/instrumented.ts and the store limits it enforces, the KV operations per
- * route it reports, the lost-update check against the real server, the options, the
- * group-commit section of the report and how the report replaces its block in
- * docs/BENCHMARKS.md. (The wrk runs themselves are exercised by `deno task bench --quick`.)
+ * The parts of `deno task bench` (bench/bench.ts and its modules) that need no load
+ * generator: the store counting of bench/instrumented.ts and the store limits it enforces,
+ * the KV operations per route it reports, the lost-update check against the real server,
+ * the options, the group-commit section of the report and how the report replaces its
+ * block in docs/BENCHMARKS.md. (The wrk runs themselves are exercised by
+ * `deno task bench --quick`.)
  */
 import assert from "node:assert/strict";
-import {
-  batchReport,
-  type BatchRun,
-  kvOpsByRoute,
-  lostUpdates,
-  parseOptions,
-  startServer,
-  stopAll,
-  withReport,
-} from "../bench/bench.ts";
+import { parseOptions } from "../bench/options.ts";
+import { startServer, stopAll } from "../bench/servers.ts";
+import { type BatchRun, kvOpsByRoute, lostUpdates } from "../bench/phases.ts";
+import { batchReport, withReport } from "../bench/report.ts";
 import {
   countingKv,
   emptyCounts,

@@ -10,8 +10,7 @@ import { HITS_KEY } from "../lib/sessions/session.ts";
 import { KNOWN_TTL_MS } from "../lib/sessions/memory.ts";
 import { STORE_TIMEOUT_MS } from "../lib/base/kv_util.ts";
 import { cookieFrom, counter, type TestApp, testApp } from "./helpers.ts";
-
-type FaultKind = "throw" | "hang" | "conflict";
+import { type FaultKind, kvProxy } from "./support/kv_proxy.ts";
 
 interface Faults {
   /** Calls per method ("get", "getMany", "commit", ...), faulty or not. */
@@ -26,82 +25,18 @@ interface Faults {
   heal(): void;
 }
 
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Wraps a real KV in a Proxy that can throw, hang or refuse commits; nothing global is stubbed. */
+/** The shared KV proxy with one fault at a time; nothing global is stubbed. */
 function faultyKv(real: Deno.Kv): { kv: Deno.Kv; faults: Faults } {
-  const calls: Record<string, number> = {};
-  let fault: { kind: FaultKind; methods: Set<string>; rate: number } | null =
-    null;
-  const random = seeded(7);
-  const active = (method: string) =>
-    fault !== null && fault.methods.has(method) &&
-    (fault.rate >= 1 || random() < fault.rate);
-  /** The misbehaviour for this call, or null to pass it through. */
-  const misbehave = (method: string): Promise<never> | null => {
-    calls[method] = (calls[method] ?? 0) + 1;
-    if (!active(method)) return null;
-    if (fault!.kind === "throw") {
-      return Promise.reject(new Error("database is locked"));
-    }
-    if (fault!.kind === "hang") return new Promise<never>(() => {});
-    return null;
-  };
-  const wrapAtomic = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
-    let checked = false;
-    const proxy: Deno.AtomicOperation = new Proxy(op, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          if (prop === "check") checked = true;
-          if (prop === "commit") {
-            const kind = fault?.kind;
-            const bad = misbehave("commit");
-            if (bad) return bad;
-            if (kind === "conflict" && checked && fault?.kind === "conflict") {
-              return Promise.resolve({ ok: false });
-            }
-          }
-          const result = value.apply(target, args);
-          return result === target ? proxy : result;
-        };
-      },
-    });
-    return proxy;
-  };
-  const kv = new Proxy(real, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (prop === "atomic") return wrapAtomic(value.apply(target, args));
-        if (prop === "get" || prop === "getMany" || prop === "set") {
-          const bad = misbehave(prop);
-          if (bad) return bad;
-        }
-        return value.apply(target, args);
-      };
-    },
-  });
+  const proxy = kvProxy(real, { seed: 7 });
   return {
-    kv,
+    kv: proxy.kv,
     faults: {
-      calls,
+      calls: proxy.calls,
       set(kind, methods, rate = 1) {
-        fault = { kind, methods: new Set(methods), rate };
+        proxy.heal();
+        proxy.fail({ kind, methods, rate });
       },
-      heal() {
-        fault = null;
-      },
+      heal: proxy.heal,
     },
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Shared test factories: an app on an in-memory KV with a clock the test moves by hand,
- * cookie helpers, KV wrappers that count or fail calls, and a real server process for e2e.
+ * cookie helpers, and a real server process for e2e. The KV wrappers (spyKv, limitedKv)
+ * and the server start come from tests/support/ (kv_proxy.ts, server.ts), which bench/
+ * uses too.
  */
 import type { SessionRecord } from "../lib/sessions/session.ts";
 import assert from "node:assert/strict";
@@ -8,16 +10,16 @@ import { type App, createApp } from "../lib/server/app.ts";
 import { type Config, testConfig } from "../lib/base/config.ts";
 import { sha256Hex } from "../lib/base/crypto.ts";
 import { REMOTE_LIMITS, type StoreLimits } from "../lib/base/store_limits.ts";
-import { limitedKv } from "./support/limited_kv.ts";
+import { type KvSpy, limitedKv, spyKv } from "./support/kv_proxy.ts";
+import { freePort, ROOT, type Server, startProcess } from "./support/server.ts";
 import { routes } from "../routes/_table.ts";
 import { loadBank } from "../data/quizzes/index.ts";
 
-export { limitedKv };
+export { freePort, type KvSpy, limitedKv, ROOT, type Server, spyKv };
 
 /** The app's own routes and shipped bank, for tests that build the app with createApp. */
 export const APP_PARTS = { routes, bank: loadBank() };
 
-export const ROOT = new URL("..", import.meta.url).pathname;
 export const ORIGIN = "http://localhost";
 /** A fixed start so tests never depend on the real date. */
 export const T0 = Date.UTC(2025, 0, 1);
@@ -183,187 +185,33 @@ export function csrfFrom(html: string): string {
   return match[1];
 }
 
-export interface KvSpy {
-  kv: Deno.Kv;
-  /** Calls per method name, e.g. `calls.getMany`; `commit` counts atomic commits. */
-  calls: Record<string, number>;
-  /** The keys of every `get`/`getMany` call, in order. */
-  reads: Deno.KvKey[][];
-  /**
-   * Makes the next `n` calls of `method` ("get", "getMany", "commit", ...) throw
-   * `new Error(message)`; `Infinity` until {@link KvSpy.heal} is called.
-   */
-  fail(method: string, n: number, message?: string): void;
-  heal(): void;
-}
-
-const ASYNC_METHODS = new Set(["get", "getMany", "set", "delete", "enqueue"]);
-
 /**
- * Wraps a real KV in a Proxy that counts calls and can make them throw, without stubbing
- * anything global. Methods run on the real KV (they need its internal slots).
- */
-export function spyKv(real: Deno.Kv): KvSpy {
-  const calls: Record<string, number> = {};
-  const reads: Deno.KvKey[][] = [];
-  const faults = new Map<string, { left: number; message: string }>();
-  const enter = (method: string) => {
-    calls[method] = (calls[method] ?? 0) + 1;
-    const fault = faults.get(method);
-    if (fault && fault.left > 0) {
-      fault.left--;
-      throw new Error(fault.message);
-    }
-  };
-  const wrapAtomic = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
-    const proxy: Deno.AtomicOperation = new Proxy(op, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          if (prop === "commit") {
-            try {
-              enter("commit");
-            } catch (error) {
-              return Promise.reject(error);
-            }
-          }
-          const result = value.apply(target, args);
-          return result === target ? proxy : result;
-        };
-      },
-    });
-    return proxy;
-  };
-  const kv = new Proxy(real, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        const name = String(prop);
-        if (name === "atomic") return wrapAtomic(value.apply(target, args));
-        if (name === "get") reads.push([args[0] as Deno.KvKey]);
-        if (name === "getMany") reads.push(args[0] as Deno.KvKey[]);
-        // Synchronous methods throw; the others reject, as the real ones do.
-        if (!ASYNC_METHODS.has(name)) {
-          enter(name);
-          return value.apply(target, args);
-        }
-        try {
-          enter(name);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        return value.apply(target, args);
-      };
-    },
-  });
-  return {
-    kv,
-    calls,
-    reads,
-    fail(method, n, message = "database is locked") {
-      faults.set(method, { left: n, message });
-    },
-    heal: () => faults.clear(),
-  };
-}
-
-/** A free TCP port on 127.0.0.1 (released before it is returned). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-export interface Server {
-  url: string;
-  child: Deno.ChildProcess;
-  /** Everything the process printed so far (stdout and stderr). */
-  output(): string;
-  /** Sends `signal` and waits for the process to end. */
-  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, into: string[]) {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) {
-    into.push(decoder.decode(chunk, { stream: true }));
-  }
-}
-
-/**
- * Starts `deno run -A main.ts` on a free port and waits until `/healthz` answers.
- * Always `stop()` it in a `finally`.
+ * Starts `deno run -A main.ts` on a free port and waits until `/healthz` answers; its
+ * output is kept in memory. Always `stop()` it in a `finally`.
  */
 export async function startServer(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<Server> {
-  const port = freePort();
   // Never the default data/kv/ file: a KV folder of its own unless the test names one.
   const kvDir = env.KV_PATH === undefined
     ? await Deno.makeTempDir({ prefix: "mcq-server-" })
     : undefined;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts"],
-    cwd: ROOT,
-    env: {
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      ...(kvDir ? { KV_PATH: `${kvDir}/kv.sqlite3` } : {}),
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out: string[] = [];
-  const pumps = Promise.all([
-    collect(child.stdout, out),
-    collect(child.stderr, out),
-  ]);
-  let ended = false;
-  const status = child.status.then((s) => {
-    ended = true;
-    return s;
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const server: Server = {
-    url,
-    child,
-    output: () => out.join(""),
-    async stop(signal = "SIGTERM") {
-      if (!ended) {
-        try {
-          child.kill(signal);
-        } catch { /* already gone */ }
-      }
-      const s = await status;
-      await pumps;
-      if (kvDir) await Deno.remove(kvDir, { recursive: true }).catch(() => {});
-      return s;
-    },
-  };
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      if (ended) throw new Error(`server exited early:\n${server.output()}`);
-      try {
-        const res = await fetch(`${url}/healthz`);
-        await res.body?.cancel();
-        if (res.ok) return server;
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline) {
-        throw new Error(`server did not answer /healthz:\n${server.output()}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } catch (error) {
-    await server.stop("SIGKILL");
+  const server = await startProcess({
+    env: { ...(kvDir ? { KV_PATH: `${kvDir}/kv.sqlite3` } : {}), ...env },
+    timeoutMs,
+  }).catch(async (error) => {
+    if (kvDir) await Deno.remove(kvDir, { recursive: true }).catch(() => {});
     throw error;
-  }
+  });
+  if (!kvDir) return server;
+  const stop = server.stop.bind(server);
+  server.stop = async (signal, killAfterMs) => {
+    const status = await stop(signal, killAfterMs);
+    await Deno.remove(kvDir, { recursive: true }).catch(() => {});
+    return status;
+  };
+  return server;
 }
 
 /**

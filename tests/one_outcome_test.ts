@@ -13,46 +13,17 @@ import {
   type TestApp,
   testApp,
 } from "./helpers.ts";
+import { kvProxy } from "./support/kv_proxy.ts";
 
 /** A KV whose commits fail ("database is locked") from the `from`-th on, once armed. */
 function failingFrom(real: Deno.Kv) {
-  let armed = false;
-  let from = 0;
-  let seen = 0;
-  const kv = new Proxy(real, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      if (prop !== "atomic") return value.bind(target);
-      return () => {
-        const op = value.apply(target, []);
-        const proxy: Deno.AtomicOperation = new Proxy(op, {
-          get(t, p) {
-            const v = Reflect.get(t, p, t);
-            if (typeof v !== "function") return v;
-            return (...args: unknown[]) => {
-              if (p === "commit" && armed && ++seen >= from) {
-                return Promise.reject(new Error("database is locked"));
-              }
-              const result = v.apply(t, args);
-              return result === t ? proxy : result;
-            };
-          },
-        });
-        return proxy;
-      };
-    },
-  });
+  const proxy = kvProxy(real);
   return {
-    kv,
+    kv: proxy.kv,
     arm(n: number) {
-      armed = true;
-      from = n;
-      seen = 0;
+      proxy.fail({ kind: "throw", methods: ["commit"], after: n - 1 });
     },
-    heal() {
-      armed = false;
-    },
+    heal: proxy.heal,
   };
 }
 
