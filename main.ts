@@ -3,7 +3,6 @@
  * (`deno task start` runs it with the permissions the configuration needs); the default
  * export is the same app for `deno serve` (also `deno serve --parallel`).
  */
-import { quizFiles } from "./data/quizzes/index.ts";
 import { type App } from "./lib/server/app.ts";
 import { appFromEnv, serve } from "./lib/server/serve.ts";
 import { routes } from "./routes/_table.ts";
@@ -15,9 +14,9 @@ export default {
     req: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Promise<Response> {
-    app ??= appFromEnv({ routes, quizFiles });
+    app ??= appFromEnv({ routes });
     return app.then((serve) => serve(req, info));
   },
 };
 
-if (import.meta.main) await serve({ routes, quizFiles });
+if (import.meta.main) await serve({ routes });

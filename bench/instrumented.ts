@@ -42,7 +42,7 @@ import {
 import { userKey } from "../lib/accounts/records.ts";
 import { openKv } from "../lib/server/serve.ts";
 import { routes } from "../routes/_table.ts";
-import { loadBank } from "../data/quizzes/index.ts";
+import { loadQuizDir } from "../lib/quiz/files.ts";
 import {
   bucketOf,
   emptyCounts,
@@ -131,7 +131,7 @@ if (import.meta.main) {
     limits,
     log: () => {},
     routes,
-    bank: loadBank(),
+    bank: await loadQuizDir(config.quizDir),
   });
 
   const sessionBytes = async (req: Request) => {

@@ -1,4 +1,4 @@
-import type { Question } from "../lib/quiz/bank.ts";
+import { publicQuiz, type Question } from "../lib/quiz/bank.ts";
 import { type Ctx, owner } from "../lib/server/context.ts";
 import { Island } from "../lib/server/island.tsx";
 import {
@@ -8,7 +8,12 @@ import {
   progressOf,
 } from "../lib/quiz/progress.ts";
 import { page } from "../lib/server/render.tsx";
-import { currentQuestion, scoreOf } from "../lib/quiz/scoring.ts";
+import {
+  answerOf,
+  currentQuestion,
+  scoreOf,
+  type StoredAnswer,
+} from "../lib/quiz/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
 
 export const handler = {
@@ -22,6 +27,10 @@ export const handler = {
     const last = lastId && Object.hasOwn(answers, lastId)
       ? findQuestion(quiz, lastId)
       : undefined;
+    const lastAnswer = last && answerOf(progress, last);
+    const visitor = owner(ctx).visitor;
+    // In the order this visitor sees them (shuffled per visitor when the quiz asks).
+    const shown = publicQuiz(quiz, visitor).questions;
     const current = currentQuestion(quiz, progress);
     const s = scoreOf(quiz, progress);
     const likedIds = quiz.questions.filter((q) =>
@@ -33,7 +42,9 @@ export const handler = {
       (ctx) => (
         <>
           <h1>{quiz.title}</h1>
-          {last && <LastAnswer question={last} chosen={answers[last.id]} />}
+          {last && lastAnswer && (
+            <LastAnswer question={last} answer={lastAnswer} />
+          )}
           {current
             ? (
               // The island draws the progress bar, score and like button, so they follow the question shown.
@@ -43,7 +54,7 @@ export const handler = {
                 props={{
                   quizId: quiz.id,
                   csrf: ctx.session.record.csrf,
-                  questions: quiz.questions.map(({ id, text, choices }) => ({
+                  questions: shown.map(({ id, text, choices }) => ({
                     id,
                     text,
                     choices,
@@ -84,16 +95,23 @@ export const handler = {
       {
         islands: current !== null,
         // Everything the page shows besides the visitor's counts and form token.
-        cacheKey: JSON.stringify([answers, last?.id ?? null, likedIds]),
+        cacheKey: JSON.stringify([
+          answers,
+          last?.id ?? null,
+          likedIds,
+          quiz.shuffle ? visitor : null,
+        ]),
       },
     );
   },
 };
 
 function LastAnswer(
-  { question, chosen }: { question: Question; chosen: number },
+  { question, answer }: { question: Question; answer: StoredAnswer },
 ) {
-  const right = chosen === question.correct;
+  const right = answer.correct;
+  const at = question.choiceIds.indexOf(answer.choice);
+  const feedback = at >= 0 ? question.choiceFeedback?.[at] : null;
   return (
     <section
       class={`feedback card ${right ? "right" : "wrong"}`}
@@ -106,9 +124,10 @@ function LastAnswer(
       <p>
         {right
           ? "You answered"
-          : `You answered “${question.choices[chosen]}”; the answer is`}{" "}
+          : `You answered “${answer.text}”; the answer is`}{" "}
         “{question.choices[question.correct]}”.
       </p>
+      {feedback && <p class="choice-feedback">{feedback}</p>}
       <p>{question.explanation}</p>
     </section>
   );

@@ -5,7 +5,6 @@
  * /account, CSRF and content types, and the PBKDF2 cost.
  */
 import assert from "node:assert/strict";
-import { loadBank } from "../data/quizzes/index.ts";
 import { createApp } from "../lib/server/app.ts";
 import { loadConfig, testConfig } from "../lib/base/config.ts";
 import { sessionKey, userSessionKey } from "../lib/sessions/kv_store.ts";
@@ -14,6 +13,7 @@ import {
   APP_PARTS,
   buildRequest,
   cookieFrom,
+  loadBank,
   type TestApp,
   testApp,
   Visitor,
@@ -322,7 +322,10 @@ Deno.test("at login, the user's own answers win over the anonymous ones; the res
     total: QUIZ.questions.length,
   });
   const user = await userRecord(t, "alice");
-  assert.equal(user?.data.quizzes?.[QUIZ.id].answers[Q0.id], Q0.correct);
+  const kept = user?.data.quizzes?.[QUIZ.id].answers[Q0.id] as {
+    choice: string;
+  };
+  assert.equal(kept.choice, Q0.choiceIds[Q0.correct]);
   assert.deepEqual(user?.data.likes, [
     `${QUIZ.id}/${Q0.id}`,
     `${QUIZ.id}/${Q1.id}`,

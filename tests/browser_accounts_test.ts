@@ -1,10 +1,10 @@
+import { loadBank } from "./helpers.ts";
 /**
  * Accounts end to end in a real Chromium against the real server process: register, answer,
  * log out, log in again, and find the progress and the finished quiz on /account.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { loadBank } from "../data/quizzes/index.ts";
 import {
   launchBrowser,
   openPage,

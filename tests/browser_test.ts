@@ -1,3 +1,4 @@
+import { loadBank } from "./helpers.ts";
 /**
  * End-to-end in a real browser: the quiz with and without JavaScript, the session cookie as the
  * browser holds it, progress across reloads, likes, and the screenshots in docs/screenshots/.
@@ -5,7 +6,6 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { type Quiz } from "../lib/quiz/bank.ts";
-import { loadBank } from "../data/quizzes/index.ts";
 import {
   launchBrowser,
   openPage,

@@ -13,11 +13,21 @@ import { REMOTE_LIMITS, type StoreLimits } from "../lib/base/store_limits.ts";
 import { type KvSpy, limitedKv, spyKv } from "./support/kv_proxy.ts";
 import { freePort, ROOT, type Server, startProcess } from "./support/server.ts";
 import { routes } from "../routes/_table.ts";
-import { loadBank } from "../data/quizzes/index.ts";
+import { loadQuizDir } from "../lib/quiz/files.ts";
+import type { Quiz } from "../lib/quiz/bank.ts";
 
 export { freePort, type KvSpy, limitedKv, ROOT, type Server, spyKv };
 
-/** The app's own routes and shipped bank, for tests that build the app with createApp. */
+/** The tests' own quizzes (copies of the shipped ones, so editing those breaks no test). */
+export const FIXTURE_QUIZ_DIR = `${ROOT}tests/fixtures/quizzes`;
+const FIXTURE_BANK = await loadQuizDir(FIXTURE_QUIZ_DIR);
+
+/** The fixture bank (a fresh copy of the list). */
+export function loadBank(): Quiz[] {
+  return [...FIXTURE_BANK];
+}
+
+/** The app's own routes and the fixture bank, for tests that build the app with createApp. */
 export const APP_PARTS = { routes, bank: loadBank() };
 
 export const ORIGIN = "http://localhost";

@@ -1,7 +1,6 @@
 /** lib/quiz/files.ts: a directory of GIFT and Aiken files as quizzes, and the shipped GIFT files. */
 import assert from "node:assert/strict";
 import { loadQuizDir, QuizFileError } from "../lib/quiz/files.ts";
-import { loadBank } from "../data/quizzes/index.ts";
 import { ROOT } from "./helpers.ts";
 
 const GIFT = "::q1:: Which? {=a ~b}\n";
@@ -95,37 +94,4 @@ Deno.test("a file that is not UTF-8, or a missing directory, is a clear error", 
   assert.deepEqual(await loadProblems(`${ROOT}no-such-dir/`), [
     `${ROOT}no-such-dir: no such quiz directory`,
   ]);
-});
-
-Deno.test("the shipped GIFT files hold the same quizzes as the TypeScript modules", async () => {
-  const fromFiles = await loadQuizDir(`${ROOT}data/quizzes`);
-  const fromModules = loadBank();
-  const byId = new Map(fromFiles.map((quiz) => [quiz.id, quiz]));
-  assert.deepEqual(
-    [...byId.keys()].sort(),
-    fromModules.map((q) => q.id).sort(),
-  );
-  for (const expected of fromModules) {
-    const quiz = byId.get(expected.id)!;
-    assert.equal(quiz.title, expected.title);
-    assert.equal(quiz.description, expected.description);
-    assert.equal(
-      quiz.shuffle,
-      undefined,
-      "no shipped quiz shuffles: stored choice indexes stay valid",
-    );
-    const core = quiz.questions.map((
-      { id, text, choices, correct, explanation },
-    ) => ({
-      id,
-      text,
-      choices,
-      correct,
-      explanation,
-    }));
-    assert.deepEqual(core, expected.questions, expected.id);
-    for (const q of quiz.questions) {
-      assert.equal(q.generalFeedback, q.explanation);
-    }
-  }
 });

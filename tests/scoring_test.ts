@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import type { Quiz } from "../lib/quiz/bank.ts";
+import { choiceOrder, publicQuiz, type Quiz } from "../lib/quiz/bank.ts";
 import { HttpError } from "../lib/base/http_error.ts";
 import {
+  answerOf,
   applyAnswer,
   currentQuestion,
   parseChoice,
   type QuizProgress,
+  removedAnswers,
   scoreOf,
 } from "../lib/quiz/scoring.ts";
 
@@ -14,6 +16,7 @@ function testQuiz(): Quiz {
     id,
     text: `Question ${id}?`,
     choices: ["a", "b", "c"],
+    choiceIds: ["ida00000", "idb00000", "idc00000"],
     correct,
     explanation: `Because of ${id}.`,
   });
@@ -88,11 +91,22 @@ Deno.test("currentQuestion() is the first unanswered question in bank order, the
 });
 
 Deno.test("applyAnswer() records a correct answer with its explanation and the new score", () => {
-  const result = applyAnswer(testQuiz(), undefined, "one", 0);
+  const result = applyAnswer(testQuiz(), undefined, "one", 0, "visitor");
   assert.deepEqual(result, {
-    progress: { answers: { one: 0 } },
+    progress: {
+      answers: {
+        one: {
+          choice: "ida00000",
+          text: "a",
+          question: "Question one?",
+          correct: true,
+        },
+      },
+    },
     correct: true,
     correctChoice: 0,
+    correctChoiceId: "ida00000",
+    feedback: null,
     explanation: "Because of one.",
     score: 1,
     answered: 1,
@@ -101,10 +115,32 @@ Deno.test("applyAnswer() records a correct answer with its explanation and the n
 });
 
 Deno.test("applyAnswer() records a wrong answer and tells the correct choice", () => {
-  const result = applyAnswer(testQuiz(), { answers: { one: 0 } }, "two", 2);
+  const result = applyAnswer(
+    testQuiz(),
+    { answers: { one: 0 } },
+    "two",
+    2,
+    "visitor",
+  );
   assert.equal(result.correct, false);
   assert.equal(result.correctChoice, 1);
-  assert.deepEqual(result.progress, { answers: { one: 0, two: 2 } });
+  // The position stored before ids (one: 0) is written back by id.
+  assert.deepEqual(result.progress, {
+    answers: {
+      one: {
+        choice: "ida00000",
+        text: "a",
+        question: "Question one?",
+        correct: true,
+      },
+      two: {
+        choice: "idc00000",
+        text: "c",
+        question: "Question two?",
+        correct: false,
+      },
+    },
+  });
   assert.deepEqual([result.score, result.answered, result.total], [1, 2, 3]);
 });
 
@@ -114,7 +150,7 @@ Deno.test("applyAnswer() accepts questions in any order and keeps answer order",
   for (
     const [id, choice] of [["constructor", 2], ["one", 1], ["two", 1]] as const
   ) {
-    progress = applyAnswer(quiz, progress, id, choice).progress;
+    progress = applyAnswer(quiz, progress, id, choice, "visitor").progress;
   }
   assert.deepEqual(Object.keys(progress!.answers), [
     "constructor",
@@ -132,7 +168,7 @@ Deno.test("applyAnswer() accepts questions in any order and keeps answer order",
 Deno.test("applyAnswer() does not mutate the progress it is given", () => {
   const progress = { answers: { one: 0 } };
   const frozen = structuredClone(progress);
-  const result = applyAnswer(testQuiz(), progress, "two", 1);
+  const result = applyAnswer(testQuiz(), progress, "two", 1, "visitor");
   assert.deepEqual(progress, frozen);
   assert.notEqual(result.progress, progress);
   assert.notEqual(result.progress.answers, progress.answers);
@@ -140,9 +176,9 @@ Deno.test("applyAnswer() does not mutate the progress it is given", () => {
 
 Deno.test("applyAnswer() refuses a second answer to the same question with 409", () => {
   const quiz = testQuiz();
-  const first = applyAnswer(quiz, undefined, "one", 1);
+  const first = applyAnswer(quiz, undefined, "one", 1, "visitor");
   const error = assertHttpError(
-    () => applyAnswer(quiz, first.progress, "one", 0),
+    () => applyAnswer(quiz, first.progress, "one", 0, "visitor"),
     409,
     "Question already answered",
   );
@@ -156,12 +192,12 @@ Deno.test("applyAnswer() refuses a second answer to the same question with 409",
 
 Deno.test("applyAnswer() answers 404 for an unknown question, including inherited names", () => {
   assertHttpError(
-    () => applyAnswer(testQuiz(), undefined, "nope", 0),
+    () => applyAnswer(testQuiz(), undefined, "nope", 0, "visitor"),
     404,
     "Unknown question",
   );
   assertHttpError(
-    () => applyAnswer(testQuiz(), undefined, "toString", 0),
+    () => applyAnswer(testQuiz(), undefined, "toString", 0, "visitor"),
     404,
     "Unknown question",
   );
@@ -170,7 +206,7 @@ Deno.test("applyAnswer() answers 404 for an unknown question, including inherite
 Deno.test("applyAnswer() answers 400 for an out-of-range or non-integer choice", () => {
   for (const choice of [3, -1, 1.5, NaN, Infinity]) {
     assertHttpError(
-      () => applyAnswer(testQuiz(), undefined, "one", choice),
+      () => applyAnswer(testQuiz(), undefined, "one", choice, "visitor"),
       400,
       /from 0 to 2/,
     );
@@ -189,7 +225,7 @@ Deno.test("scoreOf() does not mistake inherited names such as constructor for an
     "constructor",
   );
   assert.equal(
-    applyAnswer(quiz, { answers: {} }, "constructor", 2).correct,
+    applyAnswer(quiz, { answers: {} }, "constructor", 2, "visitor").correct,
     true,
   );
 });
@@ -224,4 +260,102 @@ Deno.test("parseChoice() answers 400 for anything else", () => {
   ) {
     assertHttpError(() => parseChoice(raw), 400);
   }
+});
+
+/** The quiz after an instructor edited it: choices reordered, a question removed, one added. */
+function editedQuiz(): Quiz {
+  const quiz = testQuiz();
+  const [one, two] = quiz.questions;
+  return {
+    ...quiz,
+    questions: [
+      // "one" with its choices reversed: the correct one ("a") is now last.
+      {
+        ...one,
+        choices: ["c", "b", "a"],
+        choiceIds: ["idc00000", "idb00000", "ida00000"],
+        correct: 2,
+      },
+      // "two" with its correct choice changed from "b" to "c".
+      { ...two, correct: 2 },
+      {
+        ...one,
+        id: "new",
+        text: "A new question?",
+      },
+    ],
+  };
+}
+
+Deno.test("editing the quiz never rewrites a past answer: reordered choices, a changed correct choice, a removed question", () => {
+  const quiz = testQuiz();
+  let progress: QuizProgress | undefined;
+  for (
+    const [id, choice] of [["one", 0], ["two", 1], ["constructor", 2]] as const
+  ) {
+    progress = applyAnswer(quiz, progress, id, choice, "v").progress;
+  }
+  assert.deepEqual(scoreOf(quiz, progress), {
+    score: 3,
+    answered: 3,
+    total: 3,
+  });
+  const edited = editedQuiz();
+  // "one" still right (chosen "a", wherever it is now); "two" keeps its recorded outcome
+  // (right when answered); "constructor" was removed and no longer counts.
+  assert.deepEqual(scoreOf(edited, progress), {
+    score: 2,
+    answered: 2,
+    total: 3,
+  });
+  assert.equal(answerOf(progress, edited.questions[0])?.text, "a");
+  assert.deepEqual(
+    removedAnswers(edited, progress).map(([id, a]) => [id, a.text, a.correct]),
+    [["constructor", "c", true]],
+  );
+  assert.equal(currentQuestion(edited, progress)?.id, "new");
+});
+
+Deno.test("a position stored before ids is read as the choice now at that position", () => {
+  const quiz = testQuiz();
+  const legacy: QuizProgress = { answers: { one: 0, two: 0 } };
+  assert.deepEqual(answerOf(legacy, quiz.questions[0]), {
+    choice: "ida00000",
+    text: "a",
+    question: "Question one?",
+    correct: true,
+  });
+  assert.deepEqual(scoreOf(quiz, legacy), { score: 1, answered: 2, total: 3 });
+});
+
+Deno.test("an answer may name a choice by its id; a shuffled quiz maps the shown index through the visitor's order", () => {
+  const quiz = { ...testQuiz(), shuffle: true };
+  const byId = applyAnswer(quiz, undefined, "one", "ida00000", "v");
+  assert.equal(byId.correct, true);
+  assertHttpError(
+    () => applyAnswer(quiz, undefined, "one", "ffffffff", "v"),
+    400,
+  );
+  // Some visitor sees the choices of "one" in another order than written.
+  const question = quiz.questions[0];
+  const visitor = Array.from({ length: 50 }, (_, i) => `v${i}`).find((v) =>
+    choiceOrder(quiz, question, v).join() !== "0,1,2"
+  )!;
+  const order = choiceOrder(quiz, question, visitor);
+  assert.deepEqual(order, choiceOrder(quiz, question, visitor), "not stable");
+  const shownIndexOfA = order.indexOf(0);
+  const result = applyAnswer(quiz, undefined, "one", shownIndexOfA, visitor);
+  assert.equal(result.correct, true);
+  assert.equal(result.correctChoice, shownIndexOfA);
+  assert.equal(
+    publicQuiz(quiz, visitor).questions[0].choices[shownIndexOfA],
+    "a",
+  );
+});
+
+Deno.test("parseChoice() reads short digit strings as indexes and 8-hex strings as choice ids", () => {
+  assert.equal(parseChoice("2"), 2);
+  assert.equal(parseChoice("12345678"), "12345678");
+  assert.equal(parseChoice("0a1b2c3d-2"), "0a1b2c3d-2");
+  assertHttpError(() => parseChoice("1234"), 400);
 });

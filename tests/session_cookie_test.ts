@@ -630,6 +630,7 @@ function bigBank(): Quiz[] {
       id: `q-${String(i).padStart(3, "0")}-${"x".repeat(33)}`,
       text: `Question ${i}?`,
       choices: ["a", "b", "c"],
+      choiceIds: ["aaaaaaaa", "bbbbbbbb", "cccccccc"],
       correct: 0,
       explanation: "Because.",
     })),

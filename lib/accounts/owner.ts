@@ -60,6 +60,15 @@ export class Owner {
     private readonly log: (line: string) => void,
   ) {}
 
+  /**
+   * Who this is, for what is fixed per visitor (the order of shuffled choices): the user's
+   * name when logged in, else the session's handle.
+   */
+  get visitor(): string {
+    const name = this.session.record.user;
+    return name ? `user:${name}` : `session:${this.session.handle}`;
+  }
+
   /** The logged-in user's entry, or null for an anonymous visitor. */
   entry(): Promise<UserEntry> | null {
     const name = this.session.record.user;

@@ -6,9 +6,17 @@
 import { isNumber, isObject, optional } from "../base/shapes.ts";
 import type { HistoryEntry, OwnerData, UserRecord } from "./records.ts";
 
+/** An answer as kept: by choice id with what was shown (or a position, as stored before ids). */
+function isAnswer(a: unknown): boolean {
+  return Number.isInteger(a) ||
+    (isObject(a) && typeof a.choice === "string" &&
+      typeof a.text === "string" &&
+      typeof a.question === "string" && typeof a.correct === "boolean");
+}
+
 function isProgress(v: unknown): boolean {
   return isObject(v) && isObject(v.answers) &&
-    Object.values(v.answers).every((n) => Number.isInteger(n));
+    Object.values(v.answers).every(isAnswer);
 }
 
 function isQuizzes(v: unknown): boolean {

@@ -17,6 +17,8 @@ export interface Config {
   pbkdf2Iterations: number;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** Where the quiz files are: every `*.gift` and `*.aiken` file is one quiz. */
+  quizDir: string;
 }
 
 /** A bad configuration value; its message is the one line printed before the server exits. */
@@ -39,6 +41,7 @@ export const CONFIG_VARS = [
   "ADMIN_TOKEN",
   "PBKDF2_ITERATIONS",
   "MAX_BODY_BYTES",
+  "QUIZ_DIR",
   "DENO_DEPLOYMENT_ID",
 ] as const;
 
@@ -286,7 +289,25 @@ export function loadConfig(
       10_000_000,
     ),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024, 1024, 1024 * 1024),
+    quizDir: quizDirOf(env),
   };
+}
+
+/** The default folder of the quiz files, relative to the project. */
+export const DEFAULT_QUIZ_DIR = "data/quizzes";
+
+function quizDirOf(env: Env): string {
+  const raw = env.QUIZ_DIR;
+  if (raw === undefined || raw === "") return DEFAULT_QUIZ_DIR;
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f,]/.test(raw)) {
+    throw new ConfigError(
+      `QUIZ_DIR=${
+        JSON.stringify(raw)
+      }: expected a folder path without commas or control characters`,
+    );
+  }
+  return raw.replace(/\/+$/, "") || "/";
 }
 
 /** A config for tests: defaults, overridden by `overrides`. */

@@ -4,10 +4,9 @@
  * static/build), so any change to the app's modules (islands included) restarts it: rebuild,
  * serve.
  */
-import { quizFiles } from "../../data/quizzes/index.ts";
 import { routes } from "../../routes/_table.ts";
 import { serve } from "../server/serve.ts";
 import { build } from "./build.ts";
 
 await build();
-await serve({ routes, quizFiles });
+await serve({ routes });

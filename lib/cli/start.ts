@@ -50,6 +50,11 @@ export function childFlags(config: Config, dev = false): string[] {
   const write: string[] = [];
   const net = [netAddress(config.host, config.port)];
   const env: string[] = [...CONFIG_VARS];
+  // The quiz files, read once at start-up (a QUIZ_DIR outside the project too).
+  const quizzes = config.quizDir.startsWith("/")
+    ? config.quizDir
+    : `${ROOT}${config.quizDir}`;
+  read.push(noComma(quizzes));
   const folder = kvFolder(config.kvPath);
   if (folder !== null) {
     read.push(noComma(folder));
@@ -65,7 +70,9 @@ export function childFlags(config: Config, dev = false): string[] {
   if (dev) {
     write.push(`${ROOT}static/build`, `${ROOT}tmp`);
     flags.push(
-      "--watch=static/style.css,static/favicon.svg",
+      // A quiz edit restarts the server too (a broken file shows its one line and the
+      // watcher waits for the next edit).
+      `--watch=static/style.css,static/favicon.svg,${noComma(quizzes)}`,
       `--allow-run=${Deno.execPath()}`,
     );
   }

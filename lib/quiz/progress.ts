@@ -33,7 +33,10 @@ export function progressOf(
   quiz: Quiz,
 ): QuizProgress | undefined {
   const all = data.quizzes;
-  return all && Object.hasOwn(all, quiz.id) ? all[quiz.id] : undefined;
+  // Stored as JSON; its shape is checked where values come in (lib/accounts/shapes.ts).
+  return all && Object.hasOwn(all, quiz.id)
+    ? all[quiz.id] as QuizProgress
+    : undefined;
 }
 
 function withProgress(
@@ -56,13 +59,19 @@ export async function recordAnswer(
   owner: Owner,
   quiz: Quiz,
   questionId: string,
-  choice: number,
+  choice: number | string,
   now: number,
 ): Promise<AnswerResult> {
   let result: AnswerResult | undefined;
   await owner.update(
     (data) => {
-      result = applyAnswer(quiz, progressOf(data, quiz), questionId, choice);
+      result = applyAnswer(
+        quiz,
+        progressOf(data, quiz),
+        questionId,
+        choice,
+        owner.visitor,
+      );
       return withProgress(data, quiz.id, result.progress);
     },
     (user) => {

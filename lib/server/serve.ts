@@ -5,7 +5,7 @@
  * @module
  */
 import { type App, createApp } from "./app.ts";
-import { BankError, validateBank } from "../quiz/bank.ts";
+import { loadQuizDir, QuizFileError } from "../quiz/files.ts";
 import {
   type Config,
   ConfigError,
@@ -118,27 +118,31 @@ function listen(
   };
 }
 
-/** What the app is made of besides its configuration: main.ts passes them in. */
+/** What the app is made of besides its configuration and its quiz files: main.ts passes it in. */
 export interface AppParts {
   routes: Route[];
-  /** The quiz files, by path (data/quizzes/index.ts). */
-  quizFiles: Record<string, unknown>;
 }
 
 /**
  * The configuration, the bank and the store, from the environment. A bad setting or a
  * broken question file stops the process with one line saying which.
  */
-async function startUp(parts: AppParts) {
+async function startUp() {
   try {
     const config = loadConfig(readEnv());
-    const bank = validateBank(parts.quizFiles);
+    // Read once at start-up, never at request time (also on an edge platform).
+    const bank = await loadQuizDir(config.quizDir);
     const kv = await openKv(config.kvPath);
     return { config, bank, kv };
   } catch (error) {
-    if (!(error instanceof ConfigError || error instanceof BankError)) {
-      throw error;
+    if (error instanceof QuizFileError) {
+      const more = error.problems.length - 1;
+      console.error(
+        `mcq-edge: ${error.message}${more > 0 ? ` (and ${more} more)` : ""}`,
+      );
+      Deno.exit(1);
     }
+    if (!(error instanceof ConfigError)) throw error;
     console.error(`mcq-edge: ${error.message}`);
     Deno.exit(1);
   }
@@ -146,7 +150,7 @@ async function startUp(parts: AppParts) {
 
 /** The app from the environment, for `deno serve` (main.ts's default export). */
 export async function appFromEnv(parts: AppParts): Promise<App> {
-  const { config, bank, kv } = await startUp(parts);
+  const { config, bank, kv } = await startUp();
   const app = await createApp({ config, kv, bank, routes: parts.routes });
   startJanitor(kv, config, Date.now, sweepEvery(config));
   return app;
@@ -158,7 +162,7 @@ const sweepEvery = (config: Config) =>
 
 /** Reads the config, opens KV and serves the app until SIGTERM or SIGINT. */
 export async function serve(parts: AppParts): Promise<void> {
-  const { config, bank, kv } = await startUp(parts);
+  const { config, bank, kv } = await startUp();
   const sink = createLogSink();
   const app = await createApp({
     config,

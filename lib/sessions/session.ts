@@ -6,8 +6,8 @@ import type { BlindWrite, Check } from "./group_commit.ts";
 
 /** What the app keeps for a visitor; lives in KV (kv mode) or in the cookie (cookie mode). */
 export interface SessionData {
-  /** quizId -> progress (questionId -> chosen index). */
-  quizzes?: Record<string, { answers: Record<string, number> }>;
+  /** quizId -> progress (questionId -> the answer kept, see lib/quiz/scoring.ts). */
+  quizzes?: Record<string, { answers: Record<string, unknown> }>;
   /** Liked questions as "quizId/questionId". */
   likes?: string[];
   /** A one-shot message shown on the next page. */

@@ -19,11 +19,14 @@ export const handler = {
       parseChoice(body.choice),
       ctx.services.now(),
     );
-    const { correct, correctChoice, explanation, score, answered, total } =
+    const { correct, correctChoice, correctChoiceId, feedback, explanation } =
       result;
+    const { score, answered, total } = result;
     return json({
       correct,
       correctChoice,
+      correctChoiceId,
+      feedback,
       explanation,
       score,
       answered,

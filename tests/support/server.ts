@@ -106,7 +106,13 @@ function spawn(opts: ServerOptions, port: number): Deno.ChildProcess {
       ]
       : cmd.slice(1),
     cwd: opts.cwd ?? ROOT,
-    env: { HOST: "127.0.0.1", PORT: String(port), ...opts.env },
+    // The tests' own quizzes: editing the shipped ones never breaks a test.
+    env: {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      QUIZ_DIR: `${ROOT}tests/fixtures/quizzes`,
+      ...opts.env,
+    },
     clearEnv: opts.clearEnv,
     stdin: "null",
     stdout: out === "memory" ? "piped" : "null",
