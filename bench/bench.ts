@@ -68,6 +68,8 @@ import {
   stopAll,
 } from "./servers.ts";
 import { openSessions } from "./visits.ts";
+import { remoteFailures, remoteStore } from "./remote.ts";
+import { growth } from "./growth.ts";
 import { cores, int, ms, NOISY } from "./format.ts";
 import { tail } from "../tests/support/server.ts";
 
@@ -256,6 +258,11 @@ async function runAll(opts: Options, results: Results, tmp: string) {
       results.batches = await groupCommit(opts, results.batchSeconds, tmp);
     }
     if (selected(opts, "rss")) await runRss(opts, results, fleet, tmp);
+    if (selected(opts, "remote")) {
+      log(`remote: ${results.batchSeconds} s per load`);
+      results.remote = await remoteStore(opts, results.batchSeconds, tmp);
+    }
+    if (selected(opts, "growth")) results.growth = await growth(opts, tmp);
   } finally {
     await stopAll();
     if (opts.keep) log(`kept ${tmp} (server logs, KV files, request lists)`);
@@ -270,6 +277,11 @@ async function runAll(opts: Options, results: Results, tmp: string) {
 function failures(opts: Options, results: Results): string[] {
   return [
     ...scenarioFailures(opts, results),
+    ...remoteFailures(
+      results.remote,
+      results.outcomes.find((o) => o.scenario.server === "hello")?.rps ?? null,
+      opts.strict,
+    ),
     ...results.lost.flatMap((l) => {
       if (specOf(l.server).kind !== "app") return [];
       const visitsLost = specOf(l.server).visitsInCookie
@@ -279,6 +291,13 @@ function failures(opts: Options, results: Results): string[] {
         ? [`FAIL lost updates on ${l.server}: ${JSON.stringify(l)}`]
         : [];
     }),
+    ...results.growth.flatMap((g) =>
+      g.non2xx > 0
+        ? [
+          `FAIL growth, ${g.sessions} sessions: ${g.non2xx} non-2xx or socket errors`,
+        ]
+        : []
+    ),
     ...results.batches.flatMap((b) =>
       b.refused + b.non2xx + b.sockets > 0
         ? [
@@ -337,6 +356,8 @@ function emptyResults(opts: Options): Results {
     // A short --duration shortens this phase too.
     batchSeconds: Math.min(opts.quick ? 2 : 5, opts.duration),
     rss: [],
+    remote: [],
+    growth: [],
     waited: [],
   };
 }
