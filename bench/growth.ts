@@ -13,7 +13,7 @@ import { sha256Hex } from "../lib/base/crypto.ts";
 import { sweep } from "../lib/sessions/janitor.ts";
 import { newRecord, sessionSets } from "../lib/sessions/kv_store.ts";
 import { ROOT } from "../tests/support/server.ts";
-import { log, rssMiB, sleep, wrk } from "./load.ts";
+import { cpuMs, log, rssMiB, sleep, wrk } from "./load.ts";
 import type { Options } from "./options.ts";
 import { fileSize } from "./phases.ts";
 import { startServer, stop } from "./servers.ts";
@@ -29,6 +29,9 @@ export const FILL_BATCH = 1000;
 /** The app's configuration as the bench's servers run it (none of its variables set). */
 export const GROWTH_CONFIG: Config = loadConfig({});
 
+/** Commits in flight while filling: local KV takes them about twice as fast as one by one. */
+const FILL_IN_FLIGHT = 4;
+
 /**
  * Adds `count` live sessions to `kv`, as first visits would have stored them (the visit in
  * the record, `visitsAtStart: 1`; no counter row), timestamps `now`. Returns the first
@@ -42,9 +45,9 @@ export async function fillSessions(
   config: Config = GROWTH_CONFIG,
 ): Promise<string[]> {
   const kept: string[] = [];
-  for (let done = 0; done < count; done += FILL_BATCH) {
+  const batch = async (size: number) => {
     const atomic = kv.atomic();
-    for (let i = 0; i < Math.min(FILL_BATCH, count - done); i++) {
+    for (let i = 0; i < size; i++) {
       const id = crypto.randomUUID();
       if (kept.length < keep) kept.push(id);
       const record = { ...newRecord(now, "mcq-bench"), visitsAtStart: 1 };
@@ -52,9 +55,19 @@ export async function fillSessions(
         atomic.set(w.key, w.value, { expireIn: w.expireIn });
       }
     }
-    const result = await atomic.commit();
-    if (!result.ok) throw new Error("growth: a fill commit failed");
-  }
+    if (!(await atomic.commit()).ok) {
+      throw new Error("growth: a fill commit failed");
+    }
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const size = Math.min(FILL_BATCH, count - next);
+      next += size;
+      await batch(size);
+    }
+  };
+  await Promise.all(Array.from({ length: FILL_IN_FLIGHT }, worker));
   return kept;
 }
 
@@ -136,6 +149,20 @@ async function timedSweep(path: string) {
   }
 }
 
+/**
+ * The app's janitor sweeps 1 s after its start; it is measured apart, so wait for it to end:
+ * until the process is idle (under 5 % of a core over 500 ms), at most twice the sweep.
+ */
+async function janitorDone(pid: number, sweepMs: number) {
+  await sleep(1200);
+  for (const end = Date.now() + 2 * sweepMs + 2000; Date.now() < end;) {
+    const before = await cpuMs(pid);
+    await sleep(500);
+    const after = await cpuMs(pid);
+    if (before === null || after === null || after - before < 25) return;
+  }
+}
+
 /** The app on the grown file: the admin page, the page views, its RSS. */
 async function serve(
   opts: Options,
@@ -150,8 +177,7 @@ async function serve(
     ADMIN_TOKEN,
   });
   try {
-    // Its janitor sweeps 1 s after the start: let that pass, it is measured apart.
-    await sleep(1000 + sweepMs * 1.5 + 500);
+    await janitorDone(server.child.pid, sweepMs);
     const admin = await adminFirstPage(server.url);
     const cookies = `${tmp}/cookies-${tag}.txt`;
     await Deno.writeTextFile(cookies, ids.join("\n") + "\n");
@@ -172,6 +198,19 @@ async function serve(
     };
   } finally {
     await stop(server);
+  }
+}
+
+/** Says so when the largest size will take over 3 minutes to fill at the rate seen. */
+function fillWarning(sizes: number[], size: number, rate: number) {
+  const largest = sizes[sizes.length - 1];
+  const seconds = (largest - size) / rate;
+  if (largest > size && seconds > 180) {
+    log(
+      `  at ${int(rate)} sessions/s, filling to ${int(largest)} takes about ${
+        int(seconds)
+      } s more (--growth sets the sizes)`,
+    );
   }
 }
 
@@ -197,6 +236,7 @@ export async function growth(opts: Options, tmp: string): Promise<GrowthRow[]> {
     const added = size - have;
     have = size;
     log(`  ${fillSeconds.toFixed(1)} s; sweep, CLI, app`);
+    fillWarning(opts.growth, size, added / fillSeconds);
     const { sweepMs, swept } = await timedSweep(path);
     const cliFirstMs = await cliFirstRow(path);
     const diskBytes = await fileSize(path) + await fileSize(`${path}-wal`);
