@@ -17,14 +17,18 @@
  *    (bench/instrumented.ts);
  *  - the group commit's batch sizes and commits per second under load (returning visitors,
  *    first visits, answers), under local SQLite's limits and under KV Connect's;
- *  - KV bytes per session, and RSS after 100,000 sessions (app and peers).
+ *  - KV bytes per session, and RSS after 100,000 sessions (app and peers);
+ *  - the remote store: 1, 2 and 4 instances on one KV Connect endpoint against one on a
+ *    local file (bench/remote.ts; `--kv remote` runs only it and hello);
+ *  - how cost grows with 10k, 100k and 1M live sessions in the store (bench/growth.ts,
+ *    `--growth` sets the sizes).
  * The Markdown report is also written to docs/BENCHMARKS.md (between its markers).
  *
  *   deno task bench [--duration 10] [--warmup 2] [--connections 50] [--threads 2]
  *                   [--visitors 200] [--quick] [--only id,id] [--skip id,id] [--sessions 100000]
  *                   (ids: scenarios, phases, or servers such as `hono,flask`)
  *                   [--out docs/BENCHMARKS.md | --no-write] [--keep] [--strict]
- *                   [--wait-quiet 60]
+ *                   [--wait-quiet 60] [--kv remote] [--growth 10000,100000,1000000]
  *
  * To add a scenario, add a server to SERVERS (if it needs another process or environment)
  * and an entry to SCENARIOS; bench/wrk.lua already handles cookies, methods and bodies,
