@@ -17,14 +17,18 @@
  *    (bench/instrumented.ts);
  *  - the group commit's batch sizes and commits per second under load (returning visitors,
  *    first visits, answers), under local SQLite's limits and under KV Connect's;
- *  - KV bytes per session, and RSS after 100,000 sessions (app and peers).
+ *  - KV bytes per session, and RSS after 100,000 sessions (app and peers);
+ *  - the remote store: 1, 2 and 4 instances on one KV Connect endpoint against one on a
+ *    local file (bench/remote.ts; `--kv remote` runs only it and hello);
+ *  - how cost grows with 10k, 100k and 1M live sessions in the store (bench/growth.ts,
+ *    `--growth` sets the sizes).
  * The Markdown report is also written to docs/BENCHMARKS.md (between its markers).
  *
  *   deno task bench [--duration 10] [--warmup 2] [--connections 50] [--threads 2]
  *                   [--visitors 200] [--quick] [--only id,id] [--skip id,id] [--sessions 100000]
  *                   (ids: scenarios, phases, or servers such as `hono,flask`)
  *                   [--out docs/BENCHMARKS.md | --no-write] [--keep] [--strict]
- *                   [--wait-quiet 60]
+ *                   [--wait-quiet 60] [--kv remote] [--growth 10000,100000,1000000]
  *
  * To add a scenario, add a server to SERVERS (if it needs another process or environment)
  * and an entry to SCENARIOS; bench/wrk.lua already handles cookies, methods and bodies,
@@ -68,6 +72,8 @@ import {
   stopAll,
 } from "./servers.ts";
 import { openSessions } from "./visits.ts";
+import { remoteFailures, remoteStore } from "./remote.ts";
+import { growth } from "./growth.ts";
 import { cores, int, ms, NOISY } from "./format.ts";
 import { tail } from "../tests/support/server.ts";
 
@@ -256,6 +262,11 @@ async function runAll(opts: Options, results: Results, tmp: string) {
       results.batches = await groupCommit(opts, results.batchSeconds, tmp);
     }
     if (selected(opts, "rss")) await runRss(opts, results, fleet, tmp);
+    if (selected(opts, "remote")) {
+      log(`remote: ${results.batchSeconds} s per load`);
+      results.remote = await remoteStore(opts, results.batchSeconds, tmp);
+    }
+    if (selected(opts, "growth")) results.growth = await growth(opts, tmp);
   } finally {
     await stopAll();
     if (opts.keep) log(`kept ${tmp} (server logs, KV files, request lists)`);
@@ -270,6 +281,11 @@ async function runAll(opts: Options, results: Results, tmp: string) {
 function failures(opts: Options, results: Results): string[] {
   return [
     ...scenarioFailures(opts, results),
+    ...remoteFailures(
+      results.remote,
+      results.outcomes.find((o) => o.scenario.server === "hello")?.rps ?? null,
+      opts.strict,
+    ),
     ...results.lost.flatMap((l) => {
       if (specOf(l.server).kind !== "app") return [];
       const visitsLost = specOf(l.server).visitsInCookie
@@ -279,6 +295,13 @@ function failures(opts: Options, results: Results): string[] {
         ? [`FAIL lost updates on ${l.server}: ${JSON.stringify(l)}`]
         : [];
     }),
+    ...results.growth.flatMap((g) =>
+      g.non2xx > 0
+        ? [
+          `FAIL growth, ${g.sessions} sessions: ${g.non2xx} non-2xx or socket errors`,
+        ]
+        : []
+    ),
     ...results.batches.flatMap((b) =>
       b.refused + b.non2xx + b.sockets > 0
         ? [
@@ -337,6 +360,8 @@ function emptyResults(opts: Options): Results {
     // A short --duration shortens this phase too.
     batchSeconds: Math.min(opts.quick ? 2 : 5, opts.duration),
     rss: [],
+    remote: [],
+    growth: [],
     waited: [],
   };
 }

@@ -17,6 +17,10 @@ export const USAGE =
   `usage: deno task bench [--duration S] [--warmup S] [--connections N] [--threads N]
                         [--visitors N] [--quick] [--only id,id] [--skip id,id] [--sessions N]
                         [--out FILE | --no-write] [--keep] [--strict] [--wait-quiet S]
+                        [--kv remote] [--growth N,N,N]
+--kv remote: only the remote-store phase (and hello, its reference)
+--growth: the live sessions the growth phase fills the store with (default 10000,100000,1000000;
+          --quick: 2000,20000)
 scenarios: ${SCENARIOS.map((s) => s.id).join(", ")}
 phases: ${PHASES.join(", ")}
 servers (each: its scenarios and its lost-update check): ${
@@ -40,6 +44,32 @@ export interface Options {
   strict: boolean;
   /** Seconds to wait for other processes to calm down before starting. */
   waitQuiet: number;
+  /** Live sessions in the store for each step of the growth phase. */
+  growth: number[];
+}
+
+export const GROWTH_SIZES = [10_000, 100_000, 1_000_000];
+export const GROWTH_QUICK = [2_000, 20_000];
+
+/** `--growth 10000,100000`: whole numbers ≥ 1, in increasing order. */
+export function growthSizes(raw: string | undefined, quick: boolean): number[] {
+  if (raw === undefined) return quick ? GROWTH_QUICK : GROWTH_SIZES;
+  const sizes = raw.split(",").map((s) => s.trim().replaceAll("_", ""));
+  if (!sizes.every((s) => /^\d+$/.test(s) && Number(s) >= 1)) {
+    throw new UsageError(
+      `--growth must be whole numbers ≥ 1 separated by commas, got "${raw}"`,
+    );
+  }
+  return sizes.map(Number).sort((a, b) => a - b);
+}
+
+/** `--kv remote` runs the remote-store phase and hello (its reference), nothing else. */
+function kvOnly(raw: string | undefined): string[] | null {
+  if (raw === undefined) return null;
+  if (raw !== "remote") {
+    throw new UsageError(`--kv must be "remote", got "${raw}"`);
+  }
+  return ["hello", "remote"];
 }
 
 export class UsageError extends Error {}
@@ -92,6 +122,8 @@ export function parseOptions(args: string[]): Options | "help" {
         keep: { type: "boolean" },
         strict: { type: "boolean" },
         "wait-quiet": { type: "string" },
+        kv: { type: "string" },
+        growth: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -119,7 +151,7 @@ export function parseOptions(args: string[]): Options | "help" {
     threads,
     visitors,
     quick,
-    only: idList("only", values.only),
+    only: kvOnly(values.kv) ?? idList("only", values.only),
     skip: idList("skip", values.skip) ?? [],
     sessions: positiveInt(
       "sessions",
@@ -132,6 +164,7 @@ export function parseOptions(args: string[]): Options | "help" {
     waitQuiet: values["wait-quiet"] === "0"
       ? 0
       : positiveInt("wait-quiet", values["wait-quiet"], 60),
+    growth: growthSizes(values.growth, quick),
   };
 }
 

@@ -26,6 +26,8 @@ import {
 } from "./phases.ts";
 import type { AnswersCheck } from "./visits.ts";
 import type { Machine } from "./load.ts";
+import { growthReport, type GrowthRow } from "./growth.ts";
+import { remoteReport, type RemoteRow, remoteTargetLines } from "./remote.ts";
 import { cores, int, mib, ms, NOISY } from "./format.ts";
 
 export interface Results {
@@ -36,6 +38,10 @@ export interface Results {
   batches: BatchRun[];
   batchSeconds: number;
   rss: RssRun[];
+  /** The remote-store phase's rows (bench/remote.ts), `batchSeconds` per load. */
+  remote: RemoteRow[];
+  /** The growth phase's rows (bench/growth.ts), one per size. */
+  growth: GrowthRow[];
   /** Scenarios before which the bench waited for other processes to calm down. */
   waited: string[];
 }
@@ -620,7 +626,12 @@ function checkTargets(run: Run, a: AnswersCheck | undefined): string[] {
 }
 
 function targetsSection(run: Run, a: AnswersCheck | undefined): string[] {
-  const targets = [...scenarioTargets(run), ...checkTargets(run, a)];
+  const hello = run.results.outcomes.find((o) => o.scenario.server === "hello");
+  const targets = [
+    ...scenarioTargets(run),
+    ...remoteTargetLines(run.results.remote, hello?.rps ?? null),
+    ...checkTargets(run, a),
+  ];
   return targets.length ? [`### Targets`, ``, ...targets, ``] : [];
 }
 
@@ -649,6 +660,13 @@ export function report(opts: Options, results: Results, ctx: Context): string {
       ? batchReport(opts, results.batches, results.batchSeconds)
       : []),
     ...rssSection(run),
+    ...remoteReport(
+      opts,
+      results.remote,
+      results.batchSeconds,
+      hello?.rps ?? null,
+    ),
+    ...growthReport(opts, results.growth),
     ...targetsSection(run, a),
   ].join("\n");
 }

@@ -209,6 +209,8 @@ export const PHASES = [
   "kv-ops",
   "group-commit",
   "rss",
+  "remote",
+  "growth",
 ] as const;
 export type Phase = typeof PHASES[number];
 

@@ -7,7 +7,7 @@
  * `deno task bench --quick`.)
  */
 import assert from "node:assert/strict";
-import { parseOptions } from "../bench/options.ts";
+import { type Options, parseOptions } from "../bench/options.ts";
 import { startServer, stopAll } from "../bench/servers.ts";
 import { type BatchRun, kvOpsByRoute, lostUpdates } from "../bench/phases.ts";
 import { batchReport, withReport } from "../bench/report.ts";
@@ -20,6 +20,14 @@ import {
   valueBytes,
 } from "../bench/instrumented.ts";
 import { REMOTE_LIMITS } from "../lib/base/store_limits.ts";
+import { fillSessions, growthReport, type GrowthRow } from "../bench/growth.ts";
+import {
+  remoteFailures,
+  remoteReport,
+  type RemoteRow,
+  shareOf,
+} from "../bench/remote.ts";
+import { ADMIN_TOKEN, testApp } from "./helpers.ts";
 
 Deno.test("the report replaces only the block between its markers", () => {
   const begin =
@@ -307,4 +315,114 @@ Deno.test({
       await Deno.remove(tmp, { recursive: true });
     }
   },
+});
+
+Deno.test("the growth filler stores sessions the app takes as live returning visitors", async () => {
+  await using t = await testApp({ adminToken: ADMIN_TOKEN });
+  const ids = await fillSessions(t.kv, 1500, t.clock.now(), 2, t.config);
+  assert.equal(ids.length, 2);
+  let stored = 0;
+  for await (const _ of t.kv.list({ prefix: ["sessions"] })) stored++;
+  assert.equal(stored, 1500);
+  const res = await t.request("/api/me", { cookie: `sessionId=${ids[1]}` });
+  assert.equal(res.status, 200);
+  // Its first visit is in the record: this is its second, on the same session.
+  assert.equal((await res.json()).visits, 2);
+  const fresh = res.headers.getSetCookie().find((c) =>
+    c.startsWith("sessionId=") && !c.startsWith(`sessionId=${ids[1]}`)
+  );
+  assert.equal(fresh, undefined, "the app gave it a new session");
+  const page = await t.request("/admin/sessions", {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  assert.ok((await page.json()).sessions.length > 0);
+});
+
+Deno.test("each instance gets its share of wrk's connections, together all of them", () => {
+  const opts = parseOptions(["--connections", "50", "--threads", "2"]);
+  if (opts === "help") throw new Error("no options parsed");
+  for (const n of [1, 2, 4]) {
+    const shares: Options[] = [];
+    for (let i = 0; i < n; i++) shares.push(shareOf(opts, n, i));
+    assert.equal(shares.reduce((s, o) => s + o.connections, 0), 50);
+    assert.ok(
+      shares.every((o) => o.threads >= 1 && o.threads <= o.connections),
+    );
+  }
+});
+
+Deno.test("--kv remote runs only the remote phase and hello; --growth takes the sizes", () => {
+  const opts = parseOptions(["--kv", "remote", "--growth", "1000,10_000"]);
+  assert.ok(opts !== "help");
+  assert.deepEqual(opts.only, ["hello", "remote"]);
+  assert.deepEqual(opts.growth, [1000, 10000]);
+  assert.throws(() => parseOptions(["--kv", "local"]), /--kv/);
+  assert.throws(() => parseOptions(["--growth", "10k"]), /--growth/);
+});
+
+const remoteRow = (over: Partial<RemoteRow>): RemoteRow => ({
+  store: "remote",
+  instances: 2,
+  load: "returning",
+  label: "returning visitor `GET /`",
+  requests: 1000,
+  rps: 1000,
+  commits: 100,
+  commitsPerSecond: 100,
+  batchSizes: { "8-15": 100 },
+  p50_us: 1000,
+  p99_us: 5000,
+  non2xx: 0,
+  sockets: 0,
+  refused: 0,
+  hitsGained: 1003,
+  slack: 50,
+  exact: true,
+  ...over,
+});
+
+Deno.test("the remote floor is judged on 2 instances' returning visitors against hello", () => {
+  const opts = { threads: 2, connections: 50, visitors: 200 };
+  const met = remoteReport(opts, [remoteRow({})], 1, 5000).join("\n");
+  assert.match(
+    met,
+    /0\.200 of hello, no error, target ≥ 0\.1 with no error: met ✓/,
+  );
+  assert.deepEqual(remoteFailures([remoteRow({})], 5000, false), []);
+  const slow = remoteFailures([remoteRow({ rps: 100 })], 5000, false);
+  assert.deepEqual(slow, ["below target remote: 0.020 of hello < 0.1"]);
+  const broken = remoteFailures([remoteRow({ non2xx: 3 })], 5000, false);
+  assert.match(broken[0], /^FAIL remote, .* 3 non-2xx/);
+  assert.match(
+    remoteReport(opts, [remoteRow({ non2xx: 3 })], 1, 5000).join("\n"),
+    /errors or inexact counts, .* not met ✗/,
+  );
+});
+
+Deno.test("the growth table says how each cost grew from the smallest size to the largest", () => {
+  const row = (sessions: number, f: number): GrowthRow => ({
+    sessions,
+    fillSeconds: 1,
+    added: sessions,
+    diskBytes: sessions * 300,
+    sweepMs: 10 * f,
+    swept: { sessions: 0, counters: 0 },
+    cliFirstMs: 50 * f,
+    adminFirstMs: 5,
+    adminItems: 100,
+    rps: 1000 / f,
+    p50_us: 1000,
+    p99_us: 2000 * f,
+    non2xx: 0,
+    rss: { rss: 100, peak: 120 },
+  });
+  const text = growthReport(
+    { threads: 2, connections: 50, visitors: 200, duration: 1 },
+    [row(1000, 1), row(10000, 4)],
+  ).join("\n");
+  assert.match(text, /\| 10,000 \| 250 \|/);
+  assert.match(
+    text,
+    /\(10×\): req\/s 0\.3×, p99 4\.0×, RSS 1\.0×, sweep 4\.0×, admin first page 1\.0×, CLI first row 4\.0×/,
+  );
 });
