@@ -70,11 +70,13 @@ export default function QuestionCard(props: QuestionCardProps) {
           choices={question.choices.length}
         />
       </form>
-      {/* A plain form, so liking works without JavaScript; it follows the question shown. */}
+      {/* A plain form (works without JavaScript) for the question shown; while its explanation shows, it comes back to it. */}
       <LikeForm
         csrf={csrf}
         item={`${quizId}/${question.id}`}
-        back={`/quiz/${quizId}`}
+        back={feedback
+          ? `/quiz/${quizId}?answered=${encodeURIComponent(question.id)}`
+          : `/quiz/${quizId}`}
         liked={props.likedIds.includes(question.id)}
       />
     </>

@@ -4,13 +4,14 @@ import { likeId } from "../lib/quiz/progress.ts";
 import type { Ctx } from "../lib/server/context.ts";
 import { LikeForm } from "../islands/LikeForm.tsx";
 
-/** The like/unlike form of one question, coming back to this page. */
+/** The like/unlike form of one question, coming back to `back` (default: this page's path). */
 export function LikeButton(
-  { ctx, quiz, question, likes }: {
+  { ctx, quiz, question, likes, back }: {
     ctx: Ctx;
     quiz: Quiz;
     question: Question;
     likes: string[] | undefined;
+    back?: string;
   },
 ) {
   const id = likeId(quiz, question);
@@ -19,7 +20,7 @@ export function LikeButton(
     <LikeForm
       csrf={ctx.session.record.csrf}
       item={id}
-      back={ctx.url.pathname}
+      back={back ?? ctx.url.pathname}
       liked={liked}
     />
   );

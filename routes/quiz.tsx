@@ -1,4 +1,4 @@
-import type { Question } from "../lib/quiz/bank.ts";
+import type { Question, Quiz } from "../lib/quiz/bank.ts";
 import { type Ctx, owner } from "../lib/server/context.ts";
 import { Island } from "../lib/server/island.tsx";
 import {
@@ -10,6 +10,7 @@ import {
 import { page } from "../lib/server/render.tsx";
 import { currentQuestion, scoreOf } from "../lib/quiz/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
+import { LikeButton } from "./_components.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {
@@ -33,7 +34,15 @@ export const handler = {
       (ctx) => (
         <>
           <h1>{quiz.title}</h1>
-          {last && <LastAnswer question={last} chosen={answers[last.id]} />}
+          {last && (
+            <LastAnswer
+              ctx={ctx}
+              quiz={quiz}
+              question={last}
+              chosen={answers[last.id]}
+              likes={data.likes}
+            />
+          )}
           {current
             ? (
               // The island draws the progress bar, score and like button, so they follow the question shown.
@@ -91,7 +100,13 @@ export const handler = {
 };
 
 function LastAnswer(
-  { question, chosen }: { question: Question; chosen: number },
+  { ctx, quiz, question, chosen, likes }: {
+    ctx: Ctx;
+    quiz: Quiz;
+    question: Question;
+    chosen: number;
+    likes: string[] | undefined;
+  },
 ) {
   const right = chosen === question.correct;
   return (
@@ -110,8 +125,14 @@ function LastAnswer(
         “{question.choices[question.correct]}”.
       </p>
       <p>{question.explanation}</p>
+      {/* Its own like form: the one under the card is for the next question. */}
+      <LikeButton
+        ctx={ctx}
+        quiz={quiz}
+        question={question}
+        likes={likes}
+        back={`/quiz/${quiz.id}?answered=${encodeURIComponent(question.id)}`}
+      />
     </section>
   );
 }
-
-/** Like/unlike for a question: a plain form, so it works without JavaScript. */

@@ -1,0 +1,112 @@
+/**
+ * Rough edges in a real Chromium: liking a question while its explanation shows (with and
+ * without JavaScript).
+ */
+import assert from "node:assert/strict";
+import type { Browser, Page } from "playwright-core";
+import { loadBank } from "../data/quizzes/index.ts";
+import {
+  launchBrowser,
+  openPage,
+  type Server,
+  startServer,
+} from "./browser_helpers.ts";
+
+const QUIZ = loadBank()[0];
+const FIRST = QUIZ.questions[0];
+
+type Step = (t: { browser: Browser; server: Server }) => Promise<void>;
+const steps: [string, Step][] = [];
+
+async function gotoReady(page: Page, url: string) {
+  await page.goto(url);
+  await page.waitForSelector('html[data-ready="true"] form[data-ready="true"]');
+}
+
+async function text(page: Page, selector: string): Promise<string> {
+  return (await page.locator(selector).first().textContent() ?? "").trim();
+}
+
+/** Answers the first question right on the hydrated card and waits for its feedback. */
+async function answerFirst(page: Page) {
+  await page.click(`label.choice:has(input[value="${FIRST.correct}"])`);
+  await page.click("button:text('Submit answer')");
+  await page.locator('[data-testid="feedback"]').waitFor();
+}
+
+/** Clicks a like button and waits for the page it leads back to. */
+async function like(page: Page, selector: string) {
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === `/quiz/${QUIZ.id}`),
+    page.click(selector),
+  ]);
+}
+
+async function likedTexts(page: Page, server: Server): Promise<string[]> {
+  await page.goto(`${server.url}/likes`);
+  return (await page.locator('[data-testid="liked"] .question-text')
+    .allTextContents()).map((s) => s.trim());
+}
+
+steps.push([
+  "with JavaScript, liking the question whose explanation shows likes it and comes back to that explanation",
+  async ({ browser, server }) => {
+    const { page, errors } = await openPage(browser);
+    await gotoReady(page, `${server.url}/quiz/${QUIZ.id}`);
+    await answerFirst(page);
+    await like(page, "button:text('Like this question')");
+    assert.equal(new URL(page.url()).searchParams.get("answered"), FIRST.id);
+    const last = page.locator('[data-testid="last-answer"]');
+    assert.ok((await last.textContent())?.includes(FIRST.explanation));
+    assert.equal(
+      await last.locator(".like-form button").getAttribute("aria-pressed"),
+      "true",
+    );
+    assert.deepEqual(await likedTexts(page, server), [FIRST.text]);
+    assert.deepEqual(errors, []);
+  },
+]);
+
+steps.push([
+  "without JavaScript, the like form beside an answer's explanation likes that question, not the next one",
+  async ({ browser, server }) => {
+    const { page } = await openPage(browser, { javaScriptEnabled: false });
+    await page.goto(`${server.url}/quiz/${QUIZ.id}`);
+    await page.click(`label.choice:has(input[value="${FIRST.correct}"])`);
+    await Promise.all([
+      page.waitForURL(`**/quiz/${QUIZ.id}?answered=${FIRST.id}`),
+      page.click("button:text('Submit answer')"),
+    ]);
+    await like(
+      page,
+      "[data-testid='last-answer'] button:text('Like this question')",
+    );
+    assert.equal(new URL(page.url()).searchParams.get("answered"), FIRST.id);
+    assert.equal(
+      await page.getAttribute(
+        "[data-testid='last-answer'] .like-form button",
+        "aria-pressed",
+      ),
+      "true",
+    );
+    assert.deepEqual(await likedTexts(page, server), [FIRST.text]);
+  },
+]);
+
+Deno.test("rough edges in a real browser (Chromium)", async (t) => {
+  const server = await startServer();
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    let failed = false;
+    for (const [name, fn] of steps) {
+      const ok = await t.step(name, () => fn({ browser: browser!, server }));
+      failed ||= !ok;
+      for (const context of browser.contexts()) await context.close();
+    }
+    if (failed) console.error(`server output:\n${server.output()}`);
+  } finally {
+    await browser?.close();
+    await server.stop();
+  }
+});
