@@ -1,6 +1,6 @@
 /**
  * Rough edges in a real Chromium: liking a question while its explanation shows (with and
- * without JavaScript).
+ * without JavaScript) and the footer's counts after an answer.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -90,6 +90,32 @@ steps.push([
       "true",
     );
     assert.deepEqual(await likedTexts(page, server), [FIRST.text]);
+  },
+]);
+
+steps.push([
+  "with JavaScript, the footer's counts follow each answer as a reload would show them",
+  async ({ browser, server }) => {
+    const { page, errors } = await openPage(browser);
+    await gotoReady(page, `${server.url}/quiz/${QUIZ.id}`);
+    const before = Number(await text(page, '[data-testid="visits"]'));
+    await answerFirst(page);
+    await page.waitForFunction(
+      (n) =>
+        document.querySelector('[data-testid="visits"]')?.textContent !==
+          String(n),
+      before,
+    );
+    const counts = async () => [
+      Number(await text(page, '[data-testid="hits"]')),
+      Number(await text(page, '[data-testid="visits"]')),
+    ];
+    const [hits, visits] = await counts();
+    assert.ok(visits > before, `visits ${visits} after ${before}`);
+    // The reload is one more request: both counts are then exactly one higher.
+    await page.reload();
+    assert.deepEqual(await counts(), [hits + 1, visits + 1]);
+    assert.deepEqual(errors, []);
   },
 ]);
 
