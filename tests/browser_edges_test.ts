@@ -1,6 +1,6 @@
 /**
  * Rough edges in a real Chromium: liking a question while its explanation shows (with and
- * without JavaScript) and the footer's counts after an answer.
+ * without JavaScript), the footer's counts after an answer and the keyboard hint on phones.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -14,6 +14,12 @@ import {
 
 const QUIZ = loadBank()[0];
 const FIRST = QUIZ.questions[0];
+
+const PHONE = {
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  hasTouch: true,
+};
 
 type Step = (t: { browser: Browser; server: Server }) => Promise<void>;
 const steps: [string, Step][] = [];
@@ -116,6 +122,21 @@ steps.push([
     await page.reload();
     assert.deepEqual(await counts(), [hits + 1, visits + 1]);
     assert.deepEqual(errors, []);
+  },
+]);
+
+steps.push([
+  "the keyboard hint shows on a desktop but not on a phone's touch screen",
+  async ({ browser, server }) => {
+    const desktop = await openPage(browser, {
+      viewport: { width: 1280, height: 800 },
+    });
+    await gotoReady(desktop.page, `${server.url}/quiz/${QUIZ.id}`);
+    assert.equal(await desktop.page.locator(".hint").isVisible(), true);
+    const phone = await openPage(browser, PHONE);
+    await gotoReady(phone.page, `${server.url}/quiz/${QUIZ.id}`);
+    assert.equal(await phone.page.locator(".hint").count(), 1);
+    assert.equal(await phone.page.locator(".hint").isVisible(), false);
   },
 ]);
 
