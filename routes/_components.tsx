@@ -25,3 +25,8 @@ export function LikeButton(
     />
   );
 }
+
+/** A moment as the pages show it, e.g. `2026-12-01 22:14 UTC`. */
+export function when(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+}

@@ -1,6 +1,7 @@
 /**
  * Rough edges in a real Chromium: liking a question while its explanation shows (with and
- * without JavaScript), the footer's counts after an answer and the keyboard hint on phones.
+ * without JavaScript), the footer's counts after an answer, the keyboard hint on phones, and
+ * the admin dashboard on a phone (with its screenshot in docs/screenshots/).
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -8,13 +9,14 @@ import { loadBank } from "../data/quizzes/index.ts";
 import {
   launchBrowser,
   openPage,
+  ROOT,
   type Server,
   startServer,
 } from "./browser_helpers.ts";
 
 const QUIZ = loadBank()[0];
 const FIRST = QUIZ.questions[0];
-
+const ADMIN_TOKEN = "a".repeat(40);
 const PHONE = {
   viewport: { width: 390, height: 844 },
   isMobile: true,
@@ -140,8 +142,39 @@ steps.push([
   },
 ]);
 
+steps.push([
+  "the admin dashboard fits a 390 px phone and shows times like the account page",
+  async ({ browser, server }) => {
+    const { page, errors } = await openPage(browser, PHONE);
+    await page.goto(`${server.url}/admin`);
+    await page.fill('input[name="token"]', ADMIN_TOKEN);
+    await Promise.all([
+      page.waitForURL((u) => u.pathname === "/admin"),
+      page.click("button:text('Enter')"),
+    ]);
+    await page.locator('[data-testid="admin-sessions"]').waitFor();
+    const widths = await page.evaluate(() => [
+      document.documentElement.scrollWidth,
+      innerWidth,
+    ]);
+    assert.ok(widths[0] <= widths[1], `page ${widths[0]} px wide`);
+    const times = await page.locator('[data-testid="admin-sessions"] time')
+      .allTextContents();
+    assert.ok(times.length >= 2, `times: ${times}`);
+    for (const t of times) {
+      assert.match(t.trim(), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    }
+    await page.screenshot({
+      path: `${ROOT}docs/screenshots/admin-phone.png`,
+      fullPage: true,
+      animations: "disabled",
+    });
+    assert.deepEqual(errors, []);
+  },
+]);
+
 Deno.test("rough edges in a real browser (Chromium)", async (t) => {
-  const server = await startServer();
+  const server = await startServer({ ADMIN_TOKEN });
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
