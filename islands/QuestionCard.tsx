@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { refreshFooterCounts } from "./footer_counts.ts";
 import { LikeForm } from "./LikeForm.tsx";
 import { CardActions } from "./question_card/CardActions.tsx";
 import { ChoiceList } from "./question_card/ChoiceList.tsx";
@@ -28,6 +29,13 @@ export default function QuestionCard(props: QuestionCardProps) {
   const total = questions.length;
 
   useEffect(() => setHydrated(true), []);
+  // Each answer the server took counts in the footer (which no island draws).
+  const countedAnswers = useRef(quiz.answered.length);
+  useEffect(() => {
+    if (quiz.answered.length === countedAnswers.current) return;
+    countedAnswers.current = quiz.answered.length;
+    refreshFooterCounts();
+  }, [quiz.answered.length]);
   useFocusAfter(formRef, quiz.focusNext, [feedback, quiz.currentId]);
   useQuizKeys(formRef, quiz);
 
@@ -70,11 +78,13 @@ export default function QuestionCard(props: QuestionCardProps) {
           choices={question.choices.length}
         />
       </form>
-      {/* A plain form, so liking works without JavaScript; it follows the question shown. */}
+      {/* A plain form (works without JavaScript) for the question shown; while its explanation shows, it comes back to it. */}
       <LikeForm
         csrf={csrf}
         item={`${quizId}/${question.id}`}
-        back={`/quiz/${quizId}`}
+        back={feedback
+          ? `/quiz/${quizId}?answered=${encodeURIComponent(question.id)}`
+          : `/quiz/${quizId}`}
         liked={props.likedIds.includes(question.id)}
       />
     </>

@@ -1,4 +1,4 @@
-import { publicQuiz, type Question } from "../lib/quiz/bank.ts";
+import { publicQuiz, type Question, type Quiz } from "../lib/quiz/bank.ts";
 import { type Ctx, owner } from "../lib/server/context.ts";
 import { Island } from "../lib/server/island.tsx";
 import {
@@ -15,6 +15,7 @@ import {
   type StoredAnswer,
 } from "../lib/quiz/scoring.ts";
 import QuestionCard from "../islands/QuestionCard.tsx";
+import { LikeButton } from "./_components.tsx";
 
 export const handler = {
   async GET(ctx: Ctx) {
@@ -43,7 +44,13 @@ export const handler = {
         <>
           <h1>{quiz.title}</h1>
           {last && lastAnswer && (
-            <LastAnswer question={last} answer={lastAnswer} />
+            <LastAnswer
+              ctx={ctx}
+              quiz={quiz}
+              question={last}
+              answer={lastAnswer}
+              likes={data.likes}
+            />
           )}
           {current
             ? (
@@ -107,7 +114,13 @@ export const handler = {
 };
 
 function LastAnswer(
-  { question, answer }: { question: Question; answer: StoredAnswer },
+  { ctx, quiz, question, answer, likes }: {
+    ctx: Ctx;
+    quiz: Quiz;
+    question: Question;
+    answer: StoredAnswer;
+    likes: string[] | undefined;
+  },
 ) {
   const right = answer.correct;
   const at = question.choiceIds.indexOf(answer.choice);
@@ -129,8 +142,14 @@ function LastAnswer(
       </p>
       {feedback && <p class="choice-feedback">{feedback}</p>}
       <p>{question.explanation}</p>
+      {/* Its own like form: the one under the card is for the next question. */}
+      <LikeButton
+        ctx={ctx}
+        quiz={quiz}
+        question={question}
+        likes={likes}
+        back={`/quiz/${quiz.id}?answered=${encodeURIComponent(question.id)}`}
+      />
     </section>
   );
 }
-
-/** Like/unlike for a question: a plain form, so it works without JavaScript. */

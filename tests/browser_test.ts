@@ -85,6 +85,11 @@ steps.push([
         await answerWithKeys(page, 0);
         await page.keyboard.press("Enter");
         await answerWithKeys(page, 1);
+        // The footer catches up after each answer: the page view and two answers, each
+        // with the footer's own /api/me read, are this session's five visits.
+        await page.waitForFunction(() =>
+          document.querySelector('[data-testid="visits"]')?.textContent === "5"
+        );
         const suffix = scheme === "dark" ? "-dark" : "";
         await page.screenshot({
           path: `${ROOT}docs/screenshots/${name}${suffix}.png`,

@@ -48,12 +48,15 @@ export function Layout(
                   </form>
                 </>
               )
-              : visitor && (
+              : visitor
+              ? (
                 <>
                   <a href="/login">Log in</a>
                   <a href="/register">Register</a>
                 </>
-              )}
+              )
+              // An error page does not know who is visiting: /account leads to the login if need be.
+              : <a href="/account">Account</a>}
           </nav>
         </header>
         <main id="main" tabindex={-1}>

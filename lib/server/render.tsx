@@ -118,14 +118,24 @@ const TITLES: Record<number, string> = {
   503: "Unavailable",
 };
 
-/** An error page that needs nothing from the session (it may be what failed). */
-export function renderError(status: number, message: string): Response {
+/**
+ * An error page that needs nothing from the session (it may be what failed): the site's
+ * header, a heading naming the error and one sentence on what went wrong. `path` is the
+ * requested path, which a 404 names.
+ */
+export function renderError(
+  status: number,
+  message: string,
+  path?: string,
+): Response {
   const title = TITLES[status] ?? (status >= 500 ? "Server error" : "Error");
   const html = renderToString(
     <Layout title={title}>
       <section class="card">
         <h1>{title}</h1>
-        <p>{message}</p>
+        <p data-testid="error-detail">
+          {errorDetail(status, title, message, path)}
+        </p>
         <p>
           <a href="/">Back to the quizzes</a>
         </p>
@@ -136,4 +146,21 @@ export function renderError(status: number, message: string): Response {
     status,
     headers: { "content-type": HTML },
   });
+}
+
+/** The sentence under the heading; a message that only repeats the heading is left out. */
+function errorDetail(
+  status: number,
+  title: string,
+  message: string,
+  path: string | undefined,
+): string {
+  const specific = message.toLowerCase() === title.toLowerCase()
+    ? ""
+    : `${message.replace(/\.$/, "")}. `;
+  if (status === 404 && path) return `${specific}There is no page at ${path}.`;
+  if (specific) return specific.trim();
+  return status >= 500
+    ? "Something went wrong on our side; try again."
+    : "The request could not be handled.";
 }

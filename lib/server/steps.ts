@@ -108,7 +108,7 @@ export const errors: Step = async function errors(x, next) {
     }
     const response = wantsJson(x)
       ? json({ error: e.message, ...e.extra }, e.status)
-      : renderError(e.status, e.message);
+      : renderError(e.status, e.message, x.url.pathname);
     for (const [name, value] of Object.entries(e.headers)) {
       response.headers.set(name, value);
     }

@@ -5,6 +5,7 @@ import { readCheckedForm } from "../../lib/server/forms.ts";
 import { redirect } from "../../lib/server/http.ts";
 import { CsrfField } from "../../lib/server/layout.tsx";
 import { page } from "../../lib/server/render.tsx";
+import { when } from "../_components.tsx";
 
 function TokenForm({ ctx, error }: { ctx: Ctx; error?: string }) {
   return (
@@ -58,8 +59,16 @@ export const handler = {
                   <code title={s.handle}>{s.handle.slice(0, 12)}…</code>
                 </td>
                 <td>{s.user ?? "—"}</td>
-                <td>{s.lastSeenAt}</td>
-                <td>{s.expiresAt}</td>
+                <td>
+                  <time dateTime={s.lastSeenAt}>
+                    {when(Date.parse(s.lastSeenAt))}
+                  </time>
+                </td>
+                <td>
+                  <time dateTime={s.expiresAt}>
+                    {when(Date.parse(s.expiresAt))}
+                  </time>
+                </td>
                 <td>
                   <form method="post" action="/admin/revoke" class="inline">
                     <CsrfField token={ctx.session.record.csrf} />
