@@ -203,7 +203,7 @@ export async function serve(parts: AppParts): Promise<void> {
       ));
   } catch (error) {
     console.error(`mcq-edge: ${firstLine(error)}`);
-    janitor.stop();
+    await janitor.stop();
     kv.close();
     Deno.exit(1);
   }
@@ -214,8 +214,9 @@ export async function serve(parts: AppParts): Promise<void> {
   // SIGINT too: Ctrl-C reaches both `deno task start`'s launcher and this process.
   const stop = async () => {
     if (draining) return;
-    janitor.stop();
     draining = true;
+    // The lease goes back now, so another instance's janitor can take over at its next tick.
+    await janitor.stop();
     if (inFlight > 0) {
       await new Promise<void>((resolve) => {
         drained = resolve;
