@@ -20,4 +20,33 @@ export default {
   },
 };
 
-if (import.meta.main) await serve({ routes, quizFiles });
+/**
+ * Whether `deno serve` (also `--parallel`, in each worker) serves the default export. Deno
+ * sets `import.meta.main` under both `deno run` and `deno serve` and cannot tell which
+ * (denoland/deno#29447); `deno serve` reads `Deno.serve` once this module has been evaluated,
+ * so that read is watched for, until the next task, and the original property put back.
+ */
+function servedByDenoServe(): Promise<boolean> {
+  const original = Object.getOwnPropertyDescriptor(Deno, "serve")!;
+  const serve = Deno.serve;
+  let read = false;
+  Object.defineProperty(Deno, "serve", {
+    configurable: true,
+    get: () => (read = true, serve),
+  });
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      Object.defineProperty(Deno, "serve", original);
+      resolve(read);
+    }, 0)
+  );
+}
+
+// Not awaited: `deno serve` only looks at the default export once this module has finished.
+if (import.meta.main) {
+  servedByDenoServe().then(async (byDeno) => {
+    // Under `deno serve`, build the app now: a bad setting stops it at start, not at a request.
+    if (byDeno) app ??= appFromEnv({ routes, quizFiles });
+    else await serve({ routes, quizFiles });
+  });
+}

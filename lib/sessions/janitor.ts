@@ -222,6 +222,10 @@ export function startJanitor(
   }
   const first = setTimeout(run, 1000);
   const timer = setInterval(run, everyMs);
+  // The schedule alone does not keep a process alive: `deno serve` exits on SIGTERM once its
+  // server has stopped, which it could not while an interval was pending.
+  Deno.unrefTimer(first);
+  Deno.unrefTimer(timer);
   return {
     async stop() {
       clearTimeout(first);
