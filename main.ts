@@ -1,11 +1,12 @@
 /**
  * mcq-edge: builds the app from the environment and serves it. `deno run main.ts` serves
- * (`deno task start` runs it with the permissions the configuration needs); the default
- * export is the same app for `deno serve` (also `deno serve --parallel`).
+ * (`deno task start` runs the same server, lib/cli/server.ts, with the permissions the
+ * configuration needs); the default export is the same app for `deno serve` (also
+ * `deno serve --parallel`).
  */
 import { quizFiles } from "./data/quizzes/index.ts";
 import { type App } from "./lib/server/app.ts";
-import { appFromEnv, serve } from "./lib/server/serve.ts";
+import { appFromEnv, serve, startUp } from "./lib/server/serve.ts";
 import { routes } from "./routes/_table.ts";
 
 let app: Promise<App> | undefined;
@@ -42,11 +43,15 @@ function servedByDenoServe(): Promise<boolean> {
   );
 }
 
-// Not awaited: `deno serve` only looks at the default export once this module has finished.
 if (import.meta.main) {
+  const parts = { routes, quizFiles };
+  // Settings, questions and store are checked while this module is evaluated, so a bad one
+  // stops it with one line (once it has been evaluated, `deno run` prints a hint first).
+  const ready = await startUp(parts);
+  // Not awaited: `deno serve` only looks at the default export once this module is done.
   servedByDenoServe().then(async (byDeno) => {
-    // Under `deno serve`, build the app now: a bad setting stops it at start, not at a request.
-    if (byDeno) app ??= appFromEnv({ routes, quizFiles });
-    else await serve({ routes, quizFiles });
+    // Under `deno serve`, the app is built now, not at the first request.
+    if (byDeno) app ??= appFromEnv(parts, ready);
+    else await serve(parts, ready);
   });
 }

@@ -125,11 +125,18 @@ export interface AppParts {
   quizFiles: Record<string, unknown>;
 }
 
+/** What the app is built from: read, checked and opened by {@link startUp}. */
+export interface Ready {
+  config: Config;
+  bank: ReturnType<typeof validateBank>;
+  kv: Deno.Kv;
+}
+
 /**
  * The configuration, the bank and the store, from the environment. A bad setting or a
  * broken question file stops the process with one line saying which.
  */
-async function startUp(parts: AppParts) {
+export async function startUp(parts: AppParts): Promise<Ready> {
   try {
     const config = loadConfig(readEnv());
     const bank = validateBank(parts.quizFiles);
@@ -145,8 +152,11 @@ async function startUp(parts: AppParts) {
 }
 
 /** The app from the environment, for `deno serve` (main.ts's default export). */
-export async function appFromEnv(parts: AppParts): Promise<App> {
-  const { config, bank, kv } = await startUp(parts);
+export async function appFromEnv(
+  parts: AppParts,
+  ready?: Ready,
+): Promise<App> {
+  const { config, bank, kv } = ready ?? await startUp(parts);
   const app = await createApp({ config, kv, bank, routes: parts.routes });
   startJanitor(kv, config, Date.now, sweepEvery(config));
   return app;
@@ -156,9 +166,9 @@ export async function appFromEnv(parts: AppParts): Promise<App> {
 const sweepEvery = (config: Config) =>
   Math.min(10 * 60, config.idleTimeout) * 1000;
 
-/** Reads the config, opens KV and serves the app until SIGTERM or SIGINT. */
-export async function serve(parts: AppParts): Promise<void> {
-  const { config, bank, kv } = await startUp(parts);
+/** Reads the config, opens KV (unless `ready`) and serves the app until SIGTERM or SIGINT. */
+export async function serve(parts: AppParts, ready?: Ready): Promise<void> {
+  const { config, bank, kv } = ready ?? await startUp(parts);
   const sink = createLogSink();
   const app = await createApp({
     config,
