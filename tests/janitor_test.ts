@@ -278,3 +278,39 @@ Deno.test("the lease key passes the admin API's shape check; anything else under
   // Well within the store's 2 KiB per key.
   assert.ok(JSON.stringify(JANITOR_LEASE_KEY).length < 100);
 });
+
+Deno.test("on Deno Deploy the janitor is one Deno.cron job every 10 minutes, whose run sweeps", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const jobs: { name: string; schedule: string; run: () => Promise<void> }[] =
+    [];
+  const had = Object.getOwnPropertyDescriptor(Deno, "cron");
+  Object.defineProperty(Deno, "cron", {
+    configurable: true,
+    writable: true,
+    value: (
+      name: string,
+      schedule: string,
+      _opts: unknown,
+      run: () => Promise<void>,
+    ) => {
+      jobs.push({ name, schedule, run });
+      return Promise.resolve();
+    },
+  });
+  Deno.env.set("DENO_DEPLOYMENT_ID", "test");
+  const janitor = startJanitor(kv, testConfig(), () => 0, 60_000);
+  try {
+    await litter(kv, "f");
+    assert.deepEqual(jobs.map((j) => [j.name, j.schedule]), [
+      ["mcq-edge janitor", "*/10 * * * *"],
+    ]);
+    await jobs[0].run();
+    assert.equal(await exists(kv, visitsKey(handle("f"))), false);
+  } finally {
+    await janitor.stop();
+    Deno.env.delete("DENO_DEPLOYMENT_ID");
+    if (had) Object.defineProperty(Deno, "cron", had);
+    else delete (Deno as { cron?: unknown }).cron;
+    kv.close();
+  }
+});
