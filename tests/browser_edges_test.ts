@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { loadBank } from "../data/quizzes/index.ts";
+import { loadBank } from "./helpers.ts";
 import {
   launchBrowser,
   openPage,

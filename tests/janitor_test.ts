@@ -2,7 +2,15 @@
 import assert from "node:assert/strict";
 import { testConfig } from "../lib/base/config.ts";
 import { createGroupCommitter } from "../lib/sessions/group_commit.ts";
-import { startJanitor, sweep } from "../lib/sessions/janitor.ts";
+import {
+  Janitor,
+  JANITOR_LEASE_KEY,
+  type JanitorLease,
+  startJanitor,
+  sweep,
+} from "../lib/sessions/janitor.ts";
+import { checkStoredShape } from "../lib/server/kv_shapes.ts";
+import { HttpError } from "../lib/base/http_error.ts";
 import type { SessionRecord } from "../lib/sessions/session.ts";
 import {
   createKvSessionStore,
@@ -144,9 +152,165 @@ Deno.test("startJanitor() sweeps soon after start and stop() cancels its timers"
         await new Promise((r) => setTimeout(r, 50));
       }
     } finally {
-      janitor.stop();
+      await janitor.stop();
     }
   } finally {
+    kv.close();
+  }
+});
+
+/** Two janitors on one store, as two instances run them, on one injected clock. */
+async function withTwoJanitors(
+  fn: (
+    a: Janitor,
+    b: Janitor,
+    kv: Deno.Kv,
+    clock: ReturnType<typeof fakeClock>,
+  ) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "mcq-janitor-" });
+  const path = `${dir}/kv.sqlite3`;
+  // Each janitor has its own connection to the file, as separate processes would.
+  const [kvA, kvB] = [await Deno.openKv(path), await Deno.openKv(path)];
+  try {
+    const clock = fakeClock();
+    const config = testConfig();
+    const opts = { everyMs: 60_000 };
+    const a = new Janitor(kvA, config, clock.now, { ...opts, owner: "a" });
+    const b = new Janitor(kvB, config, clock.now, { ...opts, owner: "b" });
+    await fn(a, b, kvA, clock);
+  } finally {
+    kvA.close();
+    kvB.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Leaves an orphan counter for the next sweep to remove. */
+const litter = (kv: Deno.Kv, c: string) =>
+  kv.atomic().sum(visitsKey(handle(c)), 1n).commit();
+
+/** Which of the janitors swept in one interval, both ticking at once. */
+async function whoSweeps(...janitors: Janitor[]): Promise<string[]> {
+  const results = await Promise.all(janitors.map((j) => j.tick()));
+  return janitors.filter((_, i) => results[i] !== null).map((j) => j.owner);
+}
+
+Deno.test("of two janitors on one store, only one sweeps in each interval, and the same one", async () => {
+  await withTwoJanitors(async (a, b, kv, clock) => {
+    const sweepers = new Set<string>();
+    for (let interval = 0; interval < 5; interval++) {
+      await litter(kv, "f");
+      const swept = await whoSweeps(a, b);
+      assert.equal(swept.length, 1, `interval ${interval}: ${swept}`);
+      sweepers.add(swept[0]);
+      assert.equal(await exists(kv, visitsKey(handle("f"))), false);
+      clock.advance(60);
+    }
+    assert.equal(sweepers.size, 1, "the lease stays with its holder");
+  });
+});
+
+Deno.test("when the janitor holding the lease stops, the other one sweeps at its next tick", async () => {
+  await withTwoJanitors(async (a, b, kv, clock) => {
+    assert.deepEqual(await whoSweeps(a), ["a"]);
+    assert.deepEqual(await whoSweeps(b), []);
+    await a.stop();
+    assert.equal(await exists(kv, JANITOR_LEASE_KEY), false, "released");
+    clock.advance(1);
+    await litter(kv, "f");
+    assert.deepEqual(await whoSweeps(a, b), ["b"]);
+    assert.equal(await exists(kv, visitsKey(handle("f"))), false);
+  });
+});
+
+Deno.test("when the janitor holding the lease dies, the other one takes over once the lease has lapsed", async () => {
+  await withTwoJanitors(async (a, b, kv, clock) => {
+    assert.deepEqual(await whoSweeps(a, b).then((s) => s.length), 1);
+    const holder = (await kv.get<JanitorLease>(JANITOR_LEASE_KEY)).value!;
+    const [dead, survivor] = holder.owner === "a" ? [a, b] : [b, a];
+    // The holder dies: it never ticks or stops again. Until the lease lapses nobody sweeps.
+    await litter(kv, "f");
+    clock.advance(60);
+    assert.deepEqual(await whoSweeps(survivor), []);
+    assert.ok(await exists(kv, visitsKey(handle("f"))));
+    clock.set(holder.expiresAt);
+    assert.deepEqual(await whoSweeps(survivor), [survivor.owner]);
+    assert.equal(await exists(kv, visitsKey(handle("f"))), false);
+    // The lease is the survivor's now; the dead one's id no longer holds it.
+    const lease = (await kv.get<JanitorLease>(JANITOR_LEASE_KEY)).value!;
+    assert.equal(lease.owner, survivor.owner);
+    assert.notEqual(lease.owner, dead.owner);
+  });
+});
+
+Deno.test("a sweep whose lease can no longer be renewed stops, leaving the rest to the new holder", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    for (let i = 0; i < 1200; i += 100) {
+      const atomic = kv.atomic();
+      for (let j = i; j < i + 100; j++) {
+        atomic.sum(visitsKey(j.toString(16).padStart(64, "0")), 1n);
+      }
+      await atomic.commit();
+    }
+    let renewals = 0;
+    const lost = () => (renewals++, Promise.resolve(false));
+    const result = await sweep(kv, testConfig(), 1000, lost);
+    assert.equal(renewals, 1);
+    assert.ok(result.counters < 1200, `${result.counters} removed`);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("the lease key passes the admin API's shape check; anything else under it is refused", () => {
+  const lease: JanitorLease = { owner: crypto.randomUUID(), expiresAt: 1 };
+  checkStoredShape([...JANITOR_LEASE_KEY], lease, "janitor_lease");
+  assert.throws(
+    () => checkStoredShape([...JANITOR_LEASE_KEY], "mine", "janitor_lease"),
+    (e: unknown) => e instanceof HttpError && e.status === 400,
+  );
+  assert.throws(
+    () => checkStoredShape(["janitor_lease", "x"], lease, "janitor_lease/x"),
+    (e: unknown) => e instanceof HttpError && e.status === 400,
+  );
+  // Well within the store's 2 KiB per key.
+  assert.ok(JSON.stringify(JANITOR_LEASE_KEY).length < 100);
+});
+
+Deno.test("on Deno Deploy the janitor is one Deno.cron job every 10 minutes, whose run sweeps", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const jobs: { name: string; schedule: string; run: () => Promise<void> }[] =
+    [];
+  const had = Object.getOwnPropertyDescriptor(Deno, "cron");
+  Object.defineProperty(Deno, "cron", {
+    configurable: true,
+    writable: true,
+    value: (
+      name: string,
+      schedule: string,
+      _opts: unknown,
+      run: () => Promise<void>,
+    ) => {
+      jobs.push({ name, schedule, run });
+      return Promise.resolve();
+    },
+  });
+  Deno.env.set("DENO_DEPLOYMENT_ID", "test");
+  const janitor = startJanitor(kv, testConfig(), () => 0, 60_000);
+  try {
+    await litter(kv, "f");
+    assert.deepEqual(jobs.map((j) => [j.name, j.schedule]), [
+      ["mcq-edge janitor", "*/10 * * * *"],
+    ]);
+    await jobs[0].run();
+    assert.equal(await exists(kv, visitsKey(handle("f"))), false);
+  } finally {
+    await janitor.stop();
+    Deno.env.delete("DENO_DEPLOYMENT_ID");
+    if (had) Object.defineProperty(Deno, "cron", had);
+    else delete (Deno as { cron?: unknown }).cron;
     kv.close();
   }
 });

@@ -4,7 +4,7 @@
  * without granting more than it needs. This launcher itself may only read the config variables
  * and run `deno`; a bad value is one line, `mcq-edge: <VARIABLE>...`, and exit code 1.
  *
- *   deno task start        builds the islands, then serves main.ts
+ *   deno task start        builds the islands, then serves (lib/cli/server.ts, main.ts's server)
  *   deno task dev          serves lib/cli/dev.ts under --watch (rebuilds on change)
  */
 import {
@@ -127,7 +127,7 @@ async function main(): Promise<number> {
   if (dev) return await run(["run", ...flags, "lib/cli/dev.ts"]);
   const built = await run(["task", "--quiet", "build"]);
   if (built !== 0) return built;
-  return await run(["run", ...flags, "main.ts"]);
+  return await run(["run", ...flags, "lib/cli/server.ts"]);
 }
 
 if (import.meta.main) Deno.exit(await main());

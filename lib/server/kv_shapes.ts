@@ -9,7 +9,9 @@ import { userKey } from "../accounts/records.ts";
 import {
   cookieRevokedKey,
   HITS_KEY,
+  isJanitorLease,
   isSessionRecord,
+  JANITOR_LEASE_KEY,
   type SessionData,
   sessionKey,
   userSessionKey,
@@ -82,6 +84,12 @@ const FAMILIES = new Map<string, Family>([
     parts: 2,
     expected: "a time in epoch ms (a number)",
     valid: isNumber,
+  }],
+  [JANITOR_LEASE_KEY[0], {
+    parts: 1,
+    expected:
+      "a janitor lease {owner (1 to 256 characters), expiresAt (epoch ms)}",
+    valid: isJanitorLease,
   }],
   ["throttle", {
     parts: 4,

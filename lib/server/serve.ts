@@ -6,6 +6,7 @@
  */
 import { type App, createApp } from "./app.ts";
 import { loadQuizDir, QuizFileError } from "../quiz/files.ts";
+import type { Quiz } from "../quiz/bank.ts";
 import {
   type Config,
   ConfigError,
@@ -123,11 +124,18 @@ export interface AppParts {
   routes: Route[];
 }
 
+/** What the app is built from: read, checked and opened by {@link startUp}. */
+export interface Ready {
+  config: Config;
+  bank: Quiz[];
+  kv: Deno.Kv;
+}
+
 /**
  * The configuration, the bank and the store, from the environment. A bad setting or a
  * broken question file stops the process with one line saying which.
  */
-async function startUp() {
+export async function startUp(): Promise<Ready> {
   try {
     const config = loadConfig(readEnv());
     // Read once at start-up, never at request time (also on an edge platform).
@@ -149,8 +157,11 @@ async function startUp() {
 }
 
 /** The app from the environment, for `deno serve` (main.ts's default export). */
-export async function appFromEnv(parts: AppParts): Promise<App> {
-  const { config, bank, kv } = await startUp();
+export async function appFromEnv(
+  parts: AppParts,
+  ready?: Ready,
+): Promise<App> {
+  const { config, bank, kv } = ready ?? await startUp();
   const app = await createApp({ config, kv, bank, routes: parts.routes });
   startJanitor(kv, config, Date.now, sweepEvery(config));
   return app;
@@ -160,9 +171,9 @@ export async function appFromEnv(parts: AppParts): Promise<App> {
 const sweepEvery = (config: Config) =>
   Math.min(10 * 60, config.idleTimeout) * 1000;
 
-/** Reads the config, opens KV and serves the app until SIGTERM or SIGINT. */
-export async function serve(parts: AppParts): Promise<void> {
-  const { config, bank, kv } = await startUp();
+/** Reads the config, opens KV (unless `ready`) and serves the app until SIGTERM or SIGINT. */
+export async function serve(parts: AppParts, ready?: Ready): Promise<void> {
+  const { config, bank, kv } = ready ?? await startUp();
   const sink = createLogSink();
   const app = await createApp({
     config,
@@ -207,7 +218,7 @@ export async function serve(parts: AppParts): Promise<void> {
       ));
   } catch (error) {
     console.error(`mcq-edge: ${firstLine(error)}`);
-    janitor.stop();
+    await janitor.stop();
     kv.close();
     Deno.exit(1);
   }
@@ -218,8 +229,9 @@ export async function serve(parts: AppParts): Promise<void> {
   // SIGINT too: Ctrl-C reaches both `deno task start`'s launcher and this process.
   const stop = async () => {
     if (draining) return;
-    janitor.stop();
     draining = true;
+    // The lease goes back now, so another instance's janitor can take over at its next tick.
+    await janitor.stop();
     if (inFlight > 0) {
       await new Promise<void>((resolve) => {
         drained = resolve;

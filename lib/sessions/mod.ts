@@ -41,7 +41,7 @@ import { cookieName, cookieValues, isSessionRecord } from "./session.ts";
 export type { Session, SessionData, SessionSummary };
 export { isSessionRecord };
 export { cookieValues };
-export { startJanitor } from "./janitor.ts";
+export { isJanitorLease, JANITOR_LEASE_KEY, startJanitor } from "./janitor.ts";
 export * from "./keys.ts";
 
 /** How a route uses its session. */
