@@ -24,6 +24,10 @@ export interface StoreLimits {
   valueBytes: number;
   /** Bytes of all keys and values of one atomic. */
   totalBytes: number;
+  /** Group commits the app keeps in flight at once. */
+  commitsInFlight: number;
+  /** Requests waiting before another commit starts while one is in flight. */
+  nextCommitAt: number;
 }
 
 export const LOCAL_LIMITS: Readonly<StoreLimits> = {
@@ -33,11 +37,19 @@ export const LOCAL_LIMITS: Readonly<StoreLimits> = {
   keyBytes: 2048,
   valueBytes: 65536,
   totalBytes: 819_200,
+  // SQLite runs one commit (one fsync) at a time: a second in flight only saves the gap
+  // between two, and only pays once enough requests wait (lib/sessions/group_commit.ts).
+  commitsInFlight: 2,
+  nextCommitAt: 24,
 };
 
 export const REMOTE_LIMITS: Readonly<StoreLimits> = {
   ...LOCAL_LIMITS,
   checks: 10,
+  // A remote commit is mostly the network's round trip, and a batch holds at most ten
+  // checks: several commits in flight at once, as soon as anything waits.
+  commitsInFlight: 8,
+  nextCommitAt: 1,
 };
 
 /**

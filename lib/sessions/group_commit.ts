@@ -80,8 +80,7 @@ const BYTES_SHARE = 0.4;
  * 8-10 % more page views than one commit at a time; starting the second commit with
  * whatever was waiting (any number) gained nothing, its batches were just smaller.
  */
-export const SECOND_COMMIT_AT = 24;
-const MAX_IN_FLIGHT = 2;
+export const SECOND_COMMIT_AT = LOCAL_LIMITS.nextCommitAt;
 
 function bucketOf(n: number): string {
   let low = 1;
@@ -145,7 +144,7 @@ export class GroupCommit implements GroupCommitter {
     const written = new Promise<string>((resolve, reject) => {
       waiter = { ...sizeOf(writes), writes, checks, resolve, reject };
       this.#queue.push(waiter);
-      if (!this.#pumpQueued && this.#inFlight < MAX_IN_FLIGHT) {
+      if (!this.#pumpQueued && this.#inFlight < this.limits.commitsInFlight) {
         this.#pumpQueued = true;
         // Let requests of the same tick join the batch.
         queueMicrotask(() => this.#pump());
@@ -307,8 +306,9 @@ export class GroupCommit implements GroupCommitter {
   /** Starts the commits that may start now. */
   #pump() {
     this.#pumpQueued = false;
-    while (this.#queue.length > 0 && this.#inFlight < MAX_IN_FLIGHT) {
-      if (this.#inFlight > 0 && this.#queue.length < SECOND_COMMIT_AT) return;
+    const { commitsInFlight, nextCommitAt } = this.limits;
+    while (this.#queue.length > 0 && this.#inFlight < commitsInFlight) {
+      if (this.#inFlight > 0 && this.#queue.length < nextCommitAt) return;
       const batch = this.#takeBatch();
       if (batch.length === 0) return;
       const keys = batch.flatMap((w) => w.sets);
