@@ -1,4 +1,9 @@
-import { publicQuiz, type Question, type Quiz } from "../lib/quiz/bank.ts";
+import {
+  type PublicQuiz,
+  publicQuiz,
+  type Question,
+  type Quiz,
+} from "../lib/quiz/bank.ts";
 import { type Ctx, owner } from "../lib/server/context.ts";
 import { Island } from "../lib/server/island.tsx";
 import {
@@ -11,6 +16,7 @@ import { page } from "../lib/server/render.tsx";
 import {
   answerOf,
   currentQuestion,
+  type Score,
   scoreOf,
   type StoredAnswer,
 } from "../lib/quiz/scoring.ts";
@@ -23,20 +29,14 @@ export const handler = {
     const data = await owner(ctx).data();
     const progress = progressOf(data, quiz);
     const answers = progress?.answers ?? {};
-    // After a form answer (303 here with ?answered=<id>), show how it went.
-    const lastId = ctx.url.searchParams.get("answered");
-    const last = lastId && Object.hasOwn(answers, lastId)
-      ? findQuestion(quiz, lastId)
-      : undefined;
+    const last = lastAnswered(ctx, quiz, answers);
     const lastAnswer = last && answerOf(progress, last);
     const visitor = owner(ctx).visitor;
     // In the order this visitor sees them (shuffled per visitor when the quiz asks).
     const shown = publicQuiz(quiz, visitor).questions;
     const current = currentQuestion(quiz, progress);
     const s = scoreOf(quiz, progress);
-    const likedIds = quiz.questions.filter((q) =>
-      (data.likes ?? []).includes(likeId(quiz, q))
-    ).map((q) => q.id);
+    const likedIds = likedIdsOf(quiz, data.likes);
     return page(
       ctx,
       quiz.title,
@@ -54,46 +54,17 @@ export const handler = {
           )}
           {current
             ? (
-              // The island draws the progress bar, score and like button, so they follow the question shown.
-              <Island
-                name="QuestionCard"
-                component={QuestionCard}
-                props={{
-                  quizId: quiz.id,
-                  csrf: ctx.session.record.csrf,
-                  questions: shown.map(({ id, text, choices }) => ({
-                    id,
-                    text,
-                    choices,
-                  })),
-                  answeredIds: Object.keys(answers),
-                  currentId: current.id,
-                  score: s.score,
-                  likedIds,
-                }}
+              <QuestionIsland
+                ctx={ctx}
+                quiz={quiz}
+                shown={shown}
+                answeredIds={Object.keys(answers)}
+                current={current}
+                score={s.score}
+                likedIds={likedIds}
               />
             )
-            : (
-              <section class="card">
-                <div class="progress-line">
-                  <progress
-                    max={s.total}
-                    value={s.answered}
-                    aria-label="Questions answered"
-                  />
-                  <p class="question-meta">
-                    {s.answered}/{s.total} answered · score{" "}
-                    <strong data-testid="page-score">{s.score}</strong>
-                  </p>
-                </div>
-                <p>You have answered every question.</p>
-                <p>
-                  <a class="button" href={`/quiz/${quiz.id}/result`}>
-                    See your results
-                  </a>
-                </p>
-              </section>
-            )}
+            : <AllAnswered quiz={quiz} score={s} />}
           <p class="restart-form">
             <a href={`/quiz/${quiz.id}/restart`}>Start this quiz over</a>
           </p>
@@ -112,6 +83,80 @@ export const handler = {
     );
   },
 };
+
+/** After a form answer (303 here with ?answered=<id>), the question to show how it went. */
+function lastAnswered(
+  ctx: Ctx,
+  quiz: Quiz,
+  answers: Record<string, unknown>,
+): Question | undefined {
+  const lastId = ctx.url.searchParams.get("answered");
+  return lastId && Object.hasOwn(answers, lastId)
+    ? findQuestion(quiz, lastId)
+    : undefined;
+}
+
+function likedIdsOf(quiz: Quiz, likes: string[] | undefined): string[] {
+  return quiz.questions.filter((q) => (likes ?? []).includes(likeId(quiz, q)))
+    .map((q) => q.id);
+}
+
+// The island draws the progress bar, score and like button, so they follow the question shown.
+function QuestionIsland(
+  { ctx, quiz, shown, answeredIds, current, score, likedIds }: {
+    ctx: Ctx;
+    quiz: Quiz;
+    shown: PublicQuiz["questions"];
+    answeredIds: string[];
+    current: Question;
+    score: number;
+    likedIds: string[];
+  },
+) {
+  return (
+    <Island
+      name="QuestionCard"
+      component={QuestionCard}
+      props={{
+        quizId: quiz.id,
+        csrf: ctx.session.record.csrf,
+        questions: shown.map(({ id, text, choices }) => ({
+          id,
+          text,
+          choices,
+        })),
+        answeredIds,
+        currentId: current.id,
+        score,
+        likedIds,
+      }}
+    />
+  );
+}
+
+function AllAnswered({ quiz, score: s }: { quiz: Quiz; score: Score }) {
+  return (
+    <section class="card">
+      <div class="progress-line">
+        <progress
+          max={s.total}
+          value={s.answered}
+          aria-label="Questions answered"
+        />
+        <p class="question-meta">
+          {s.answered}/{s.total} answered · score{" "}
+          <strong data-testid="page-score">{s.score}</strong>
+        </p>
+      </div>
+      <p>You have answered every question.</p>
+      <p>
+        <a class="button" href={`/quiz/${quiz.id}/result`}>
+          See your results
+        </a>
+      </p>
+    </section>
+  );
+}
 
 function LastAnswer(
   { ctx, quiz, question, answer, likes }: {

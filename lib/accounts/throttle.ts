@@ -230,21 +230,63 @@ function nextRecords(
  * @throws RangeError for limits that are not whole numbers in range.
  */
 export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
-  const { now, bucket } = opts;
-  const l = readLimits(opts);
-  const key = async (kind: string, value: string): Promise<Deno.KvKey> => [
-    "throttle",
-    bucket,
-    kind,
-    await keyPart(value),
-  ];
-  const expireIn = (ms: number) => ({ expireIn: Math.max(1, Math.ceil(ms)) });
+  return new KvThrottle(kv, opts);
+}
+
+const expireIn = (ms: number) => ({ expireIn: Math.max(1, Math.ceil(ms)) });
+
+/** The {@link Throttle} of one bucket, its counts in `kv`. */
+export class KvThrottle implements Throttle {
+  readonly #kv: Deno.Kv;
+  readonly #now: () => number;
+  readonly #bucket: Bucket;
+  readonly #limits: Limits;
+
+  /** @throws RangeError for limits that are not whole numbers in range. */
+  constructor(kv: Deno.Kv, opts: ThrottleOptions) {
+    this.#kv = kv;
+    this.#now = opts.now;
+    this.#bucket = opts.bucket;
+    this.#limits = readLimits(opts);
+  }
+
+  async reserve(address: string, account?: string): Promise<Reservation> {
+    const addressKey = await this.#key("address", address);
+    const accountKey = account === undefined
+      ? null
+      : await this.#key("account", account);
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      const reservation = await this.#tryReserve(addressKey, accountKey);
+      if (reservation) return reservation;
+      await backOff(attempt);
+    }
+    // Fail closed: an attempt that could not be counted is not judged.
+    throw new HttpError(503, "Service busy; try again", {}, {
+      "Retry-After": "1",
+    });
+  }
+
+  async succeeded(r: Reservation): Promise<void> {
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      if (await this.#tryRelease(r)) return;
+      await backOff(attempt);
+    }
+    // The slot stays counted; the account is still cleared, as a right attempt should.
+    const { accountKey } = r;
+    if (accountKey) await retrying(() => this.#kv.delete(accountKey));
+  }
+
+  async #key(kind: string, value: string): Promise<Deno.KvKey> {
+    return ["throttle", this.#bucket, kind, await keyPart(value)];
+  }
 
   /** One read and one checked commit: the reservation, or null on a conflict. */
-  async function tryReserve(
+  async #tryReserve(
     addressKey: Deno.KvKey,
     accountKey: Deno.KvKey | null,
   ): Promise<Reservation | null> {
+    const kv = this.#kv;
+    const l = this.#limits;
     const [addr, acc] = await retrying(async () =>
       accountKey
         ? await kv.getMany<[AddressFailures, AccountFailures]>([
@@ -253,8 +295,8 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
         ])
         : [await kv.get<AddressFailures>(addressKey), null] as const
     );
-    const t = now();
-    const next = nextRecords(l, bucket, acc, addr, t);
+    const t = this.#now();
+    const next = nextRecords(l, this.#bucket, acc, addr, t);
     const result = await retrying(() => {
       const op = kv.atomic().check(addr).set(
         addressKey,
@@ -270,29 +312,12 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
     return { accountKey, addressKey, windowStart: next.address.windowStart };
   }
 
-  async function reserve(
-    address: string,
-    account?: string,
-  ): Promise<Reservation> {
-    const addressKey = await key("address", address);
-    const accountKey = account === undefined
-      ? null
-      : await key("account", account);
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const reservation = await tryReserve(addressKey, accountKey);
-      if (reservation) return reservation;
-      await backOff(attempt);
-    }
-    // Fail closed: an attempt that could not be counted is not judged.
-    throw new HttpError(503, "Service busy; try again", {}, {
-      "Retry-After": "1",
-    });
-  }
-
   /** Clears the account and gives the slot back in one checked commit; false on a conflict. */
-  async function tryRelease(r: Reservation): Promise<boolean> {
+  async #tryRelease(r: Reservation): Promise<boolean> {
+    const kv = this.#kv;
+    const l = this.#limits;
     const addr = await retrying(() => kv.get<AddressFailures>(r.addressKey));
-    const t = now();
+    const t = this.#now();
     const window = liveWindow(l, addr.value, t);
     const result = await retrying(() => {
       const op = kv.atomic();
@@ -310,16 +335,4 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
     });
     return result.ok;
   }
-
-  async function succeeded(r: Reservation): Promise<void> {
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      if (await tryRelease(r)) return;
-      await backOff(attempt);
-    }
-    // The slot stays counted; the account is still cleared, as a right attempt should.
-    const { accountKey } = r;
-    if (accountKey) await retrying(() => kv.delete(accountKey));
-  }
-
-  return { reserve, succeeded };
 }

@@ -202,67 +202,13 @@ export function loadConfig(
   env: Env,
   kvPathDefault: string | undefined = DEFAULT_KV_PATH,
 ): Config {
-  const idleTimeout = integer(
-    env,
-    "SESSION_IDLE_TIMEOUT",
-    1800,
-    1,
-    400 * 86400,
-  );
-  const absoluteTimeout = integer(
-    env,
-    "SESSION_ABSOLUTE_TIMEOUT",
-    Math.max(86400, idleTimeout),
-    1,
-    400 * 86400,
-  );
-  if (absoluteTimeout < idleTimeout) {
-    throw new ConfigError(
-      `SESSION_ABSOLUTE_TIMEOUT=${absoluteTimeout}: must be at least SESSION_IDLE_TIMEOUT (${idleTimeout})`,
-    );
-  }
-  const cookieName = env.SESSION_COOKIE_NAME || "sessionId";
-  // RFC 6265 token; a leading "__" would clash with the __Host- prefix we add ourselves.
-  if (
-    !/^[A-Za-z0-9!#$&'*+.^_`|~-]{1,64}$/.test(cookieName) ||
-    cookieName.startsWith("__")
-  ) {
-    throw new ConfigError(
-      `SESSION_COOKIE_NAME=${
-        JSON.stringify(cookieName)
-      }: expected 1-64 cookie-name characters (letters, digits, -_.!#$&'*+^|~), not starting with "__"`,
-    );
-  }
-  const mode = oneOf(env, "SESSION_MODE", ["kv", "cookie"] as const, "kv");
-  const secrets = (env.SESSION_SECRET ?? "").split(",").filter((s) => s !== "");
-  if (mode === "cookie" && secrets.length === 0) {
-    throw new ConfigError(
-      "SESSION_SECRET: required when SESSION_MODE=cookie (one or more comma-separated secrets of at least 32 bytes)",
-    );
-  }
-  if (secrets.some((s) => new TextEncoder().encode(s).length < 32)) {
-    throw new ConfigError(
-      "SESSION_SECRET: every comma-separated secret must be at least 32 bytes long",
-    );
-  }
-  const adminToken = env.ADMIN_TOKEN || undefined;
-  if (
-    adminToken !== undefined &&
-    (adminToken.length < 32 || /[^\x21-\x7e]/.test(adminToken))
-  ) {
-    throw new ConfigError(
-      "ADMIN_TOKEN: must be at least 32 printable ASCII characters without spaces (or unset to disable the admin API)",
-    );
-  }
+  // With several bad variables, the first checked here is the one reported.
+  const { idleTimeout, absoluteTimeout } = timeoutsOf(env);
+  const cookieName = cookieNameOf(env);
+  const { mode, secrets } = sessionModeOf(env);
+  const adminToken = adminTokenOf(env);
   const onDeploy = env.DENO_DEPLOYMENT_ID !== undefined;
-  const host = env.HOST || "127.0.0.1";
-  if (!isHost(host)) {
-    throw new ConfigError(
-      `HOST=${
-        JSON.stringify(host)
-      }: expected an IP address (127.0.0.1, 0.0.0.0, ::1) or a host name`,
-    );
-  }
+  const host = hostOf(env);
   return {
     port: integer(env, "PORT", 8000, 0, 65535),
     host,
@@ -291,6 +237,88 @@ export function loadConfig(
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 16 * 1024, 1024, 1024 * 1024),
     quizDir: quizDirOf(env),
   };
+}
+
+function timeoutsOf(
+  env: Env,
+): Pick<Config, "idleTimeout" | "absoluteTimeout"> {
+  const idleTimeout = integer(
+    env,
+    "SESSION_IDLE_TIMEOUT",
+    1800,
+    1,
+    400 * 86400,
+  );
+  const absoluteTimeout = integer(
+    env,
+    "SESSION_ABSOLUTE_TIMEOUT",
+    Math.max(86400, idleTimeout),
+    1,
+    400 * 86400,
+  );
+  if (absoluteTimeout < idleTimeout) {
+    throw new ConfigError(
+      `SESSION_ABSOLUTE_TIMEOUT=${absoluteTimeout}: must be at least SESSION_IDLE_TIMEOUT (${idleTimeout})`,
+    );
+  }
+  return { idleTimeout, absoluteTimeout };
+}
+
+function cookieNameOf(env: Env): string {
+  const cookieName = env.SESSION_COOKIE_NAME || "sessionId";
+  // RFC 6265 token; a leading "__" would clash with the __Host- prefix we add ourselves.
+  if (
+    !/^[A-Za-z0-9!#$&'*+.^_`|~-]{1,64}$/.test(cookieName) ||
+    cookieName.startsWith("__")
+  ) {
+    throw new ConfigError(
+      `SESSION_COOKIE_NAME=${
+        JSON.stringify(cookieName)
+      }: expected 1-64 cookie-name characters (letters, digits, -_.!#$&'*+^|~), not starting with "__"`,
+    );
+  }
+  return cookieName;
+}
+
+function sessionModeOf(env: Env): Pick<Config, "mode" | "secrets"> {
+  const mode = oneOf(env, "SESSION_MODE", ["kv", "cookie"] as const, "kv");
+  const secrets = (env.SESSION_SECRET ?? "").split(",").filter((s) => s !== "");
+  if (mode === "cookie" && secrets.length === 0) {
+    throw new ConfigError(
+      "SESSION_SECRET: required when SESSION_MODE=cookie (one or more comma-separated secrets of at least 32 bytes)",
+    );
+  }
+  if (secrets.some((s) => new TextEncoder().encode(s).length < 32)) {
+    throw new ConfigError(
+      "SESSION_SECRET: every comma-separated secret must be at least 32 bytes long",
+    );
+  }
+  return { mode, secrets };
+}
+
+function adminTokenOf(env: Env): string | undefined {
+  const adminToken = env.ADMIN_TOKEN || undefined;
+  if (
+    adminToken !== undefined &&
+    (adminToken.length < 32 || /[^\x21-\x7e]/.test(adminToken))
+  ) {
+    throw new ConfigError(
+      "ADMIN_TOKEN: must be at least 32 printable ASCII characters without spaces (or unset to disable the admin API)",
+    );
+  }
+  return adminToken;
+}
+
+function hostOf(env: Env): string {
+  const host = env.HOST || "127.0.0.1";
+  if (!isHost(host)) {
+    throw new ConfigError(
+      `HOST=${
+        JSON.stringify(host)
+      }: expected an IP address (127.0.0.1, 0.0.0.0, ::1) or a host name`,
+    );
+  }
+  return host;
 }
 
 /** The default folder of the quiz files, relative to the project. */

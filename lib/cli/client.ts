@@ -525,17 +525,7 @@ async function takeQuiz(
   const progress = me.scores[quizId];
   let answered = progress?.answered ?? 0;
   io.write(`${quiz.title ?? quizId}: ${total} questions\n`);
-  if (total > 0 && answered >= total) {
-    io.write(
-      `You have answered every question of this quiz already: ${
-        scoreLine(progress)
-      }.\nStart it over with: ${commandLine([...reach, "restart", quizId])}\n`,
-    );
-    return;
-  }
-  if (answered > 0) {
-    io.write(`Continuing where you left off: ${scoreLine(progress)}.\n`);
-  }
+  if (!announceProgress(io, quizId, total, progress, reach)) return;
   // Questions are answered in order (the pages and this client do so), so the first `answered`
   // are done: start after them, and come back to them last in case some were answered out of
   // order (the server's 409 then says so and we move on).
@@ -545,75 +535,127 @@ async function takeQuiz(
   for (const index of todo) {
     if (answered >= total) break;
     const question = questions[index];
-    io.write(`\nQuestion ${index + 1} of ${total}: ${question.text}\n`);
-    question.choices.forEach((choice, i) =>
-      io.write(`  ${i + 1}) ${choice}\n`)
-    );
-    let choice: number | null = null;
-    while (choice === null) {
-      const line = await io.question(
-        `Your answer (1-${question.choices.length}, q to quit): `,
-      );
-      if (line === null) {
-        io.write(
-          `End of input: stopping here (${
-            scoreLine(last)
-          }; your progress is kept).\n`,
-        );
-        return;
-      }
-      const text = line.trim().toLowerCase();
-      if (text === "q" || text === "quit") {
-        io.write(`Stopped: ${scoreLine(last)}; your progress is kept.\n`);
-        return;
-      }
-      const n = /^\d+$/.test(text) ? Number(text) : NaN;
-      if (n >= 1 && n <= question.choices.length) choice = n - 1;
-      else {
-        io.write(
-          `Please type a number from 1 to ${question.choices.length}, or q to quit.\n`,
-        );
-      }
-    }
-    const answerPath = `${path}/answers`;
-    const result = await api.request("POST", answerPath, {
-      questionId: question.id,
-      choice,
-    });
-    if (result.status === 409) {
-      const data = isRecord(result.data) ? result.data as Partial<Score> : {};
-      last = data;
-      answered = typeof data.answered === "number" ? data.answered : answered;
-      io.write(`Already answered: moving on (${scoreLine(data)}).\n`);
-      continue;
-    }
-    if (result.status < 200 || result.status > 299) {
-      throw new CliError(failure("POST", answerPath, result));
-    }
-    if (!isRecord(result.data) || typeof result.data.correct !== "boolean") {
-      throw unexpected(`POST ${answerPath}`);
-    }
-    const data = result.data as
-      & Partial<Score>
-      & Record<string, unknown>
-      & { correct: boolean };
-    if (data.correct) io.write("Correct!\n");
-    else {
-      const right = typeof data.correctChoice === "number"
-        ? ` The answer is ${data.correctChoice + 1}) ${
-          question.choices[data.correctChoice] ?? ""
-        }.`
-        : "";
-      io.write(`Incorrect.${right}\n`);
-    }
-    if (typeof data.explanation === "string" && data.explanation) {
-      io.write(`${data.explanation}\n`);
-    }
-    io.write(`${scoreLine(data)}\n`);
-    last = data;
-    answered = typeof data.answered === "number" ? data.answered : answered + 1;
+    showQuestion(io, question, index, total);
+    const choice = await askChoice(io, question, last);
+    if (choice === null) return;
+    const sent = await sendAnswer(api, io, `${path}/answers`, question, choice);
+    last = sent.score;
+    answered = typeof last.answered === "number"
+      ? last.answered
+      : answered + (sent.counted ? 1 : 0);
   }
   io.write(`\nFinished: ${scoreLine(last)}.\n`);
+}
+
+/** Says where the visitor stands in the quiz; false when nothing is left to answer. */
+function announceProgress(
+  io: LineReader,
+  quizId: string,
+  total: number,
+  progress: Score | undefined,
+  reach: string[],
+): boolean {
+  if (!progress) return true;
+  const answered = progress.answered ?? 0;
+  if (total > 0 && answered >= total) {
+    io.write(
+      `You have answered every question of this quiz already: ${
+        scoreLine(progress)
+      }.\nStart it over with: ${commandLine([...reach, "restart", quizId])}\n`,
+    );
+    return false;
+  }
+  if (answered > 0) {
+    io.write(`Continuing where you left off: ${scoreLine(progress)}.\n`);
+  }
+  return true;
+}
+
+function showQuestion(
+  io: LineReader,
+  question: Question,
+  index: number,
+  total: number,
+) {
+  io.write(`\nQuestion ${index + 1} of ${total}: ${question.text}\n`);
+  question.choices.forEach((choice, i) => io.write(`  ${i + 1}) ${choice}\n`));
+}
+
+/** Asks until a choice is typed: its index, or null when the user quits or input ends. */
+async function askChoice(
+  io: LineReader,
+  question: Question,
+  last: Partial<Score>,
+): Promise<number | null> {
+  for (;;) {
+    const line = await io.question(
+      `Your answer (1-${question.choices.length}, q to quit): `,
+    );
+    if (line === null) {
+      io.write(
+        `End of input: stopping here (${
+          scoreLine(last)
+        }; your progress is kept).\n`,
+      );
+      return null;
+    }
+    const text = line.trim().toLowerCase();
+    if (text === "q" || text === "quit") {
+      io.write(`Stopped: ${scoreLine(last)}; your progress is kept.\n`);
+      return null;
+    }
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (n >= 1 && n <= question.choices.length) return n - 1;
+    io.write(
+      `Please type a number from 1 to ${question.choices.length}, or q to quit.\n`,
+    );
+  }
+}
+
+/**
+ * Posts one answer and says how it went. `counted` is false when the server already had an
+ * answer to that question (409).
+ */
+async function sendAnswer(
+  api: Api,
+  io: LineReader,
+  answerPath: string,
+  question: Question,
+  choice: number,
+): Promise<{ score: Partial<Score>; counted: boolean }> {
+  const result = await api.request("POST", answerPath, {
+    questionId: question.id,
+    choice,
+  });
+  if (result.status === 409) {
+    const data = isRecord(result.data) ? result.data as Partial<Score> : {};
+    io.write(`Already answered: moving on (${scoreLine(data)}).\n`);
+    return { score: data, counted: false };
+  }
+  if (result.status < 200 || result.status > 299) {
+    throw new CliError(failure("POST", answerPath, result));
+  }
+  if (!isRecord(result.data) || typeof result.data.correct !== "boolean") {
+    throw unexpected(`POST ${answerPath}`);
+  }
+  const data = result.data as
+    & Partial<Score>
+    & Record<string, unknown>
+    & { correct: boolean };
+  if (data.correct) io.write("Correct!\n");
+  else {
+    const right = typeof data.correctChoice === "number"
+      ? ` The answer is ${data.correctChoice + 1}) ${
+        question.choices[data.correctChoice] ?? ""
+      }.`
+      : "";
+    io.write(`Incorrect.${right}\n`);
+  }
+  if (typeof data.explanation === "string" && data.explanation) {
+    io.write(`${data.explanation}\n`);
+  }
+  io.write(`${scoreLine(data)}\n`);
+  return { score: data, counted: true };
 }
 
 /**

@@ -53,21 +53,39 @@ export function inspectSetCookie(
   now = Date.now(),
 ): CookieReport {
   const cookie = parseSetCookie(header, { decode: (raw) => raw });
-  const names = attributeNames(header);
-  const warnings: string[] = [];
-  const prefix = cookie.name.startsWith("__Host-")
+  const prefix = prefixOf(cookie.name);
+  const lifetime = lifetimeOf(cookie, now);
+  const clears = lifetime !== undefined && lifetime <= 0;
+  const session = SESSION_NAME.test(cookie.name);
+  const warnings = [
+    ...malformedWarnings(cookie, attributeNames(header)),
+    ...exposureWarnings(cookie, session, clears),
+    ...lifetimeWarnings(session, lifetime),
+    ...secureWarnings(cookie, prefix, url),
+  ];
+  return { header, cookie, lifetime, prefix, warnings };
+}
+
+function prefixOf(name: string): CookieReport["prefix"] {
+  return name.startsWith("__Host-")
     ? "__Host-"
-    : cookie.name.startsWith("__Secure-")
+    : name.startsWith("__Secure-")
     ? "__Secure-"
     : null;
-  const lifetime = cookie.maxAge !== undefined
+}
+
+/** Seconds from `now`; undefined for a session (non-persistent) cookie. */
+function lifetimeOf(cookie: SetCookie, now: number): number | undefined {
+  return cookie.maxAge !== undefined
     ? cookie.maxAge
     : cookie.expires
     ? Math.round((cookie.expires.getTime() - now) / 1000)
     : undefined;
-  const clears = lifetime !== undefined && lifetime <= 0;
-  const session = SESSION_NAME.test(cookie.name);
+}
 
+/** Attributes present but unreadable, which browsers drop. */
+function malformedWarnings(cookie: SetCookie, names: Set<string>): string[] {
+  const warnings: string[] = [];
   if (!cookie.name) warnings.push("no cookie name: browsers may ignore it");
   if (names.has("max-age") && cookie.maxAge === undefined) {
     warnings.push("Max-Age is not a whole number: browsers ignore it");
@@ -78,6 +96,16 @@ export function inspectSetCookie(
   if (names.has("samesite") && !cookie.sameSite) {
     warnings.push("SameSite is not Strict, Lax or None: browsers ignore it");
   }
+  return warnings;
+}
+
+/** Who else gets to read or send the cookie: page scripts, other sites. */
+function exposureWarnings(
+  cookie: SetCookie,
+  session: boolean,
+  clears: boolean,
+): string[] {
+  const warnings: string[] = [];
   if (session && !cookie.httpOnly && !clears) {
     warnings.push(
       "looks like a session cookie but has no HttpOnly: page scripts (and XSS) can read it",
@@ -91,48 +119,72 @@ export function inspectSetCookie(
   if (cookie.sameSite === "none" && !cookie.secure) {
     warnings.push("SameSite=None without Secure: browsers reject it");
   }
+  return warnings;
+}
+
+function lifetimeWarnings(
+  session: boolean,
+  lifetime: number | undefined,
+): string[] {
   if (lifetime !== undefined && lifetime > MAX_LIFETIME_DAYS * DAY) {
-    warnings.push(
+    return [
       `lifetime over ${MAX_LIFETIME_DAYS} days (${
         humanSeconds(lifetime)
       }): browsers cap it at ${MAX_LIFETIME_DAYS} days`,
-    );
-  } else if (
+    ];
+  }
+  if (
     session && lifetime !== undefined &&
     lifetime > MAX_SESSION_LIFETIME_DAYS * DAY
   ) {
-    warnings.push(
+    return [
       `session-looking cookie living over ${MAX_SESSION_LIFETIME_DAYS} days (${
         humanSeconds(lifetime)
       }): a stolen one stays useful that long`,
-    );
+    ];
   }
+  return [];
+}
+
+/** Secure, and the attributes that require it: the name prefixes and Partitioned. */
+function secureWarnings(
+  cookie: SetCookie,
+  prefix: CookieReport["prefix"],
+  url: URL,
+): string[] {
+  const warnings: string[] = [];
   if (url.protocol === "https:" && !cookie.secure) {
     warnings.push(
       "no Secure on an https site: the cookie would also be sent over plain http",
     );
   }
-  if (prefix === "__Host-") {
-    const problems = [];
-    if (!cookie.secure) problems.push("no Secure");
-    if (cookie.domain !== undefined) problems.push("a Domain");
-    if (cookie.path !== "/") problems.push("a Path other than /");
-    if (problems.length) {
-      warnings.push(
-        `__Host- cookie with ${problems.join(", ")}: browsers reject it`,
-      );
-    }
-  }
-  if (prefix === "__Secure-" && !cookie.secure) {
-    warnings.push("__Secure- cookie without Secure: browsers reject it");
-  }
+  warnings.push(...prefixWarnings(cookie, prefix));
   if (cookie.partitioned && !cookie.secure) {
     warnings.push("Partitioned without Secure: browsers reject it");
   }
   if (url.protocol === "http:" && cookie.secure && !isLoopback(url.hostname)) {
     warnings.push("Secure cookie set over plain http: browsers reject it");
   }
-  return { header, cookie, lifetime, prefix, warnings };
+  return warnings;
+}
+
+function prefixWarnings(
+  cookie: SetCookie,
+  prefix: CookieReport["prefix"],
+): string[] {
+  if (prefix === "__Host-") {
+    const problems = [];
+    if (!cookie.secure) problems.push("no Secure");
+    if (cookie.domain !== undefined) problems.push("a Domain");
+    if (cookie.path !== "/") problems.push("a Path other than /");
+    return problems.length
+      ? [`__Host- cookie with ${problems.join(", ")}: browsers reject it`]
+      : [];
+  }
+  if (prefix === "__Secure-" && !cookie.secure) {
+    return ["__Secure- cookie without Secure: browsers reject it"];
+  }
+  return [];
 }
 
 function isLoopback(hostname: string): boolean {
