@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ADMIN_TOKEN, type TestApp, testApp, Visitor } from "./helpers.ts";
+import { parseCsv } from "./support/csv.ts";
 
 const OPTIONS = { pbkdf2Iterations: 1000, adminToken: ADMIN_TOKEN };
 const BEARER = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -36,28 +37,6 @@ async function stats(t: TestApp): Promise<Stats> {
 
 const question = (s: Stats, id: string) =>
   s.questions.find((q) => q.id === id)!;
-
-/** RFC 4180: CRLF records, quoted fields with doubled quotes. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"', i++);
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") (row.push(field), field = "");
-    else if (c === "\r" && text[i + 1] === "\n") {
-      row.push(field), rows.push(row), row = [], field = "", i++;
-    } else field += c;
-  }
-  assert.equal(field + row.join(""), "", "the CSV ends with CRLF");
-  return rows;
-}
 
 async function csv(t: TestApp): Promise<string[][]> {
   const res = await t.request(`/admin/quizzes/${QUIZ}/results.csv`, {
