@@ -269,3 +269,33 @@ Deno.test("the admin KV API refuses a value a statistics key could not hold", as
   assert.equal(res.status, 400);
   assert.match((await res.json()).error, /KV u64 counter/);
 });
+
+Deno.test("an anonymous answer that the login's merge drops stops counting", async () => {
+  await using t = await testApp(OPTIONS);
+  const v = new Visitor(t);
+  const credentials = { username: "ada", password: "correct horse" };
+  await (await v.postJson("/api/register", credentials)).body?.cancel();
+  await (await answer(v, Q1, 0)).body?.cancel();
+  await (await v.postJson("/api/logout", {})).body?.cancel();
+  await (await answer(v, Q1, 2)).body?.cancel();
+  await (await answer(v, Q2, 1)).body?.cancel();
+  assert.equal((await stats(t)).participants, 2);
+
+  const login = await v.postJson("/api/login", credentials);
+  assert.equal(login.status, 200);
+  await login.body?.cancel();
+  const rows = (await csv(t)).slice(1);
+  assert.deepEqual(rows.map((r) => r.slice(0, 6)), [
+    ["ada", "1", "2", "10", "POST", "PUT"],
+  ]);
+  const s = await stats(t);
+  assert.equal(s.participants, 1);
+  assert.deepEqual(question(s, Q1).choices.map((c) => c.count), [
+    1,
+    0,
+    0,
+    0,
+    0,
+  ]);
+  assert.equal(question(s, Q2).answered, 1);
+});
