@@ -28,6 +28,10 @@ import * as adminKv from "./admin/kv.ts";
 import * as adminKvKey from "./admin/kv_key.ts";
 import * as adminSessions from "./admin/sessions.ts";
 import * as adminSession from "./admin/session.ts";
+import * as adminQuizzes from "./admin/quizzes.tsx";
+import * as adminQuizStats from "./admin/quiz_stats.tsx";
+import * as adminQuizStatsJson from "./admin/quiz_stats_json.ts";
+import * as adminQuizResultsCsv from "./admin/quiz_results_csv.ts";
 
 // Each route's policy: its session (counted, uncounted, none), how its errors are answered
 // (a page or JSON), and which admin guard applies.
@@ -41,6 +45,12 @@ const ADMIN_PAGE = {
   admin: "session",
 } as const;
 const ADMIN_API = { session: "none", errors: "json", admin: "bearer" } as const;
+// Exports a browser with the admin session downloads, and a script fetches with the token.
+const ADMIN_EXPORT = {
+  session: "uncounted",
+  errors: "json",
+  admin: "either",
+} as const;
 
 /** The whole route table, explicit so the same code runs on an edge platform. */
 export const routes: Route[] = [
@@ -64,6 +74,7 @@ export const routes: Route[] = [
   { path: "/api/register", module: apiAuth.register, ...API },
   { path: "/admin", module: adminDashboard, ...ADMIN_PAGE },
   { path: "/admin/revoke", module: adminRevoke, ...ADMIN_PAGE },
+  { path: "/admin/quizzes", module: adminQuizzes, ...ADMIN_PAGE },
   { path: "/api/quizzes", module: apiQuizzes, ...API },
   { path: "/quiz/:quizId", module: quiz, ...PAGE },
   { path: "/quiz/:quizId/answer", module: quizAnswer, ...PAGE },
@@ -71,6 +82,17 @@ export const routes: Route[] = [
   { path: "/quiz/:quizId/restart", module: quizRestart, ...PAGE },
   { path: "/api/quizzes/:quizId", module: apiQuiz, ...API },
   { path: "/api/quizzes/:quizId/answers", module: apiAnswers, ...API },
+  { path: "/admin/quizzes/:quizId", module: adminQuizStats, ...ADMIN_PAGE },
+  {
+    path: "/admin/quizzes/:quizId/stats.json",
+    module: adminQuizStatsJson,
+    ...ADMIN_EXPORT,
+  },
+  {
+    path: "/admin/quizzes/:quizId/results.csv",
+    module: adminQuizResultsCsv,
+    ...ADMIN_EXPORT,
+  },
   { path: "/admin/kv", module: adminKv, ...ADMIN_API },
   { path: "/admin/kv/*", module: adminKvKey, ...ADMIN_API },
   { path: "/admin/sessions", module: adminSessions, ...ADMIN_API },

@@ -10,6 +10,7 @@ import {
   verifyPassword,
 } from "./password.ts";
 import type { Owner, UserStore } from "./owner.ts";
+import type { Session } from "../sessions/mod.ts";
 import {
   type HistoryEntry,
   MAX_HISTORY,
@@ -58,6 +59,24 @@ export interface AccountsOptions {
   pbkdf2Iterations: number;
   /** History entries for the quizzes `after` completes and `before` did not. */
   finished: (before: OwnerData, after: OwnerData) => HistoryEntry[];
+  /** The quiz statistics' writes for a login and for an account deletion (lib/quiz/stats.ts). */
+  stats?: AccountStats;
+}
+
+type Writes = Parameters<Session["stage"]>[0];
+
+/** What logging in and deleting an account do to the quiz statistics' rows and counts. */
+export interface AccountStats {
+  /** The anonymous session `handle`'s rows move into `username`'s. */
+  login(
+    handle: string,
+    username: string,
+    user: OwnerData,
+    anonymous: OwnerData,
+    merged: OwnerData,
+  ): Writes;
+  /** `username`'s rows go. */
+  deleted(username: string, data: OwnerData): Writes;
 }
 
 /** Logging in and registering; the dummy hash is made once, on first use. */
@@ -72,8 +91,8 @@ export class Accounts {
 
   /**
    * Logs the owner's session in as `user` (read at `versionstamp`, null for a new account):
-   * merges anonymous progress into the record, new session id, all in the request's one
-   * commit.
+   * merges anonymous progress into the record (and the anonymous statistics rows into the
+   * user's), new session id, all in the request's one commit.
    */
   async #logIn(
     owner: Owner,
@@ -84,6 +103,15 @@ export class Accounts {
     const { data: anonymous } = owner.session.record;
     if (anonymous.quizzes || anonymous.likes) {
       const data = mergeOwnerData(user.data, anonymous);
+      const { handle } = owner.session;
+      const writes = this.opts.stats?.login(
+        handle,
+        user.username,
+        user.data,
+        anonymous,
+        data,
+      );
+      if (writes) owner.session.stage(writes);
       const history = [...user.history, ...this.opts.finished(user.data, data)];
       user = { ...user, data, history: history.slice(-MAX_HISTORY) };
       changed = true;
@@ -220,8 +248,9 @@ export class Accounts {
   }
 
   /**
-   * Deletes the logged-in user's record (progress, likes and history with it) in the
-   * request's one commit, so the name is free again. The caller ends the user's sessions.
+   * Deletes the logged-in user's record (progress, likes and history with it) and their
+   * quiz statistics rows in the request's one commit, so the name is free again. The caller
+   * ends the user's sessions.
    * @throws HttpError 401, 429.
    */
   async deleteAccount(
@@ -236,6 +265,8 @@ export class Accounts {
     );
     const key = userKey(user.username);
     owner.session.stage([{ kind: "delete", key }], [{ key, versionstamp }]);
+    const writes = this.opts.stats?.deleted(user.username, user.data);
+    if (writes) owner.session.stage(writes);
     return user.username;
   }
 }

@@ -13,6 +13,7 @@ import {
   type OwnerData,
 } from "../accounts/records.ts";
 import { scoreOf } from "./scoring.ts";
+import { participantOf, statsWrites } from "./stats.ts";
 
 /** The quiz `id`, or a 404. */
 export function findQuiz(bank: Quiz[], id: string | undefined): Quiz {
@@ -50,10 +51,23 @@ function withProgress(
   return { ...data, quizzes };
 }
 
+/** Stages what a change of `owner`'s progress on `quiz` does to the quiz's statistics. */
+function stageStats(
+  owner: Owner,
+  quiz: Quiz,
+  before: QuizProgress | undefined,
+  after: QuizProgress | undefined,
+): void {
+  const { session } = owner;
+  const participant = participantOf(session.record.user, session.handle);
+  session.stage(statsWrites(quiz, [{ participant, before, after }]));
+}
+
 /**
  * Scores one answer, once: the check happens inside an atomic update (of the session, or
  * of the user record when logged in), so of concurrent submissions for one question
  * exactly one is scored and the rest get a 409. A finished quiz joins the user's history.
+ * The quiz's statistics (lib/quiz/stats.ts) are staged in the same commit.
  */
 export async function recordAnswer(
   owner: Owner,
@@ -63,11 +77,13 @@ export async function recordAnswer(
   now: number,
 ): Promise<AnswerResult> {
   let result: AnswerResult | undefined;
+  let before: QuizProgress | undefined;
   await owner.update(
     (data) => {
+      before = progressOf(data, quiz);
       result = applyAnswer(
         quiz,
-        progressOf(data, quiz),
+        before,
         questionId,
         choice,
         owner.visitor,
@@ -85,13 +101,19 @@ export async function recordAnswer(
       return { ...user, history: [...user.history, entry].slice(-MAX_HISTORY) };
     },
   );
+  stageStats(owner, quiz, before, result!.progress);
   return result!;
 }
 
-/** Forgets the owner's answers to `quiz`. */
+/** Forgets the owner's answers to `quiz`; they stop counting in its statistics. */
 export async function restartQuiz(owner: Owner, quiz: Quiz): Promise<void> {
   if (!progressOf(await owner.data(), quiz)) return;
-  await owner.update((data) => withProgress(data, quiz.id, null));
+  let before: QuizProgress | undefined;
+  await owner.update((data) => {
+    before = progressOf(data, quiz);
+    return withProgress(data, quiz.id, null);
+  });
+  stageStats(owner, quiz, before, undefined);
 }
 
 /** A liked question's id as kept in the session: "quizId/questionId". */

@@ -4,6 +4,8 @@ import { UserStore } from "../accounts/owner.ts";
 import { Accounts } from "../accounts/users.ts";
 import type { Quiz } from "../quiz/bank.ts";
 import { finishedBetween } from "../quiz/progress.ts";
+import { QuizResults } from "../quiz/results.ts";
+import { deletionStatsWrites, loginStatsWrites } from "../quiz/stats.ts";
 import { Sessions, type SessionsOptions } from "../sessions/mod.ts";
 import { AdminGate } from "./admin.ts";
 import { AdminKv } from "./admin_kv.ts";
@@ -76,7 +78,12 @@ async function servicesOf(opts: AppOptions): Promise<Services> {
       now,
       pbkdf2Iterations: config.pbkdf2Iterations,
       finished: (before, after) => finishedBetween(bank, before, after, now()),
+      stats: {
+        login: (...args) => loginStatsWrites(bank, ...args),
+        deleted: (name, data) => deletionStatsWrites(bank, name, data),
+      },
     }),
+    results: new QuizResults(kv),
     admin: config.adminToken ? new AdminGate(kv, config.adminToken, now) : null,
     adminKv: new AdminKv(kv, sessions, log),
     renderCache: new Map(),
@@ -146,7 +153,10 @@ function dispatch(x: Exchange, services: Services): Promise<Response> {
     hits: 0,
     services,
   } as Ctx;
-  if (route.session === "none") return Promise.resolve(x.handler!(ctx));
+  // A script with the admin token needs no session (none is created for it).
+  if (route.session === "none" || x.bearer) {
+    return Promise.resolve(x.handler!({ ...ctx, bearer: x.bearer }));
+  }
   return services.sessions.run(x.req, {
     secure,
     counted: route.session === "counted",

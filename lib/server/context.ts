@@ -2,6 +2,7 @@ import type { Config } from "../base/config.ts";
 import type { Accounts } from "../accounts/users.ts";
 import type { Owner, UserStore } from "../accounts/owner.ts";
 import type { Quiz } from "../quiz/bank.ts";
+import type { QuizResults } from "../quiz/results.ts";
 import type { Session, Sessions } from "../sessions/mod.ts";
 import type { AdminGate } from "./admin.ts";
 import type { AdminKv } from "./admin_kv.ts";
@@ -20,6 +21,8 @@ export interface Services {
   accounts: Accounts;
   /** Judges admin tokens; null when `ADMIN_TOKEN` is unset. */
   admin: AdminGate | null;
+  /** The instructors' statistics of the quizzes (admin routes only). */
+  results: QuizResults;
   /** The admin key-value API over the store (admin routes only). */
   adminKv: AdminKv;
   /** Rendered pages by cache key, split at their stand-ins (lib/server/render.tsx); per app, bounded. */
@@ -42,10 +45,11 @@ export interface Route {
   errors: "html" | "json";
   /**
    * `session`: an admin page (it checks the admin session itself); `bearer`: the admin API,
-   * `Authorization: Bearer <ADMIN_TOKEN>` checked before the handler. Both are 404 when
-   * `ADMIN_TOKEN` is unset.
+   * `Authorization: Bearer <ADMIN_TOKEN>` checked before the handler; `either`: the Bearer
+   * token when the request sends an `Authorization` header (then no session is loaded),
+   * else the admin session (the handler checks it). All are 404 when `ADMIN_TOKEN` is unset.
    */
-  admin: "none" | "session" | "bearer";
+  admin: "none" | "session" | "bearer" | "either";
 }
 
 /** One request as the route handlers see it. */
@@ -67,6 +71,8 @@ export interface Ctx {
   /** Shown once on the page: the visitor's previous session ended (see `Visit.ended`). */
   notice?: string;
   services: Services;
+  /** An `either` admin route's Bearer token was checked: the request has no session. */
+  bearer?: boolean;
 }
 
 export type Handler = (ctx: Ctx) => Response | Promise<Response>;

@@ -18,6 +18,7 @@ import {
   userValidAfterKey,
   visitsKey,
 } from "../sessions/mod.ts";
+import { questionStatsKey, quizStatsKey, resultKey } from "../quiz/stats.ts";
 
 type Shape = (value: unknown, key: readonly string[]) => boolean;
 
@@ -44,9 +45,24 @@ const isThrottleEntry: Shape = (v, key) => {
   return key[2] === "address" && isNumber(v.count) && isNumber(v.windowStart);
 };
 
+/** A quiz statistics row (lib/quiz/stats.ts `ResultRow`). */
+const isResultRow: Shape = (v) =>
+  isObject(v) && typeof v.participant === "string" && isObject(v.answers) &&
+  Object.values(v.answers).every((a) => typeof a === "string") &&
+  Array.isArray(v.correct) &&
+  v.correct.every((c) => typeof c === "string") && isNumber(v.score) &&
+  isNumber(v.answered);
+
+/** `stats/<quiz>/<question>/answered|correct`, or `…/choice/<choice id>`: a counter. */
+const isQuestionCounter: Shape = (v, key) =>
+  isU64(v) &&
+  (key.length === 4
+    ? key[3] === "answered" || key[3] === "correct"
+    : key[3] === "choice");
+
 interface Family {
-  /** How many parts its keys have. */
-  parts: number;
+  /** How many parts its keys have (either of two, for some). */
+  parts: number | [number, number];
   /** What the value must be, for the error message. */
   expected: string;
   valid: Shape;
@@ -91,6 +107,25 @@ const FAMILIES = new Map<string, Family>([
       "a janitor lease {owner (1 to 256 characters), expiresAt (epoch ms)}",
     valid: isJanitorLease,
   }],
+  // choiceStatsKey shares the family: the same first part, one part more.
+  [questionStatsKey("", "", "answered")[0], {
+    parts: [4, 5],
+    expected:
+      `stats/<quiz>/<question>/<answered|correct> or …/choice/<choice id>: ${U64}`,
+    valid: isQuestionCounter,
+  }],
+  [quizStatsKey("", "participants")[0], {
+    parts: 3,
+    expected: `quiz_stats/<quiz>/<participants|points>: ${U64}`,
+    valid: (v, key) =>
+      isU64(v) && (key[2] === "participants" || key[2] === "points"),
+  }],
+  [resultKey("", "")[0], {
+    parts: 3,
+    expected:
+      "a result row {participant, answers: {<question id>: <choice text>}, correct: [<question id>], score, answered}",
+    valid: isResultRow,
+  }],
   ["throttle", {
     parts: 4,
     expected:
@@ -111,10 +146,13 @@ export function checkStoredShape(
 ): void {
   const family = FAMILIES.get(key[0]);
   if (!family) return;
-  if (key.length !== family.parts || !family.valid(value, key)) {
+  const parts = [family.parts].flat();
+  if (!parts.includes(key.length) || !family.valid(value, key)) {
     throw new HttpError(
       400,
-      `${shown} must hold ${family.expected}, under a key of ${family.parts} part(s)`,
+      `${shown} must hold ${family.expected}, under a key of ${
+        parts.join(" or ")
+      } part(s)`,
     );
   }
 }

@@ -27,6 +27,8 @@ export interface Exchange {
   handler?: Handler;
   /** The session's handle, for the log, once the request has one. */
   handle?: string;
+  /** The admin Bearer token was checked (a `bearer` or `either` route). */
+  bearer?: boolean;
 }
 
 export type Next = () => Promise<Response>;
@@ -172,14 +174,21 @@ export const sameOrigin: Step = function sameOrigin(x, next) {
   return next();
 };
 
-/** The admin API's routes: the Bearer token is checked before anything else happens. */
+/**
+ * The admin API's routes: the Bearer token is checked before anything else happens. An
+ * `either` route checks it only when the request sends an `Authorization` header (a
+ * script); a browser without one is judged by its admin session in the handler.
+ */
 export function adminBearer(
   gate: { requireBearer(req: Request, address: string): Promise<void> } | null,
 ): Step {
   return async function adminBearer(x, next) {
-    if (x.match?.route.admin === "bearer") {
+    const admin = x.match?.route.admin;
+    const either = admin === "either" && x.req.headers.has("authorization");
+    if (admin === "bearer" || either) {
       if (!gate) throw new HttpError(404, "Not found");
       await gate.requireBearer(x.req, x.address());
+      x.bearer = true;
     }
     return next();
   };

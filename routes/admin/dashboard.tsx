@@ -42,6 +42,9 @@ export const handler = {
           Site hits: <strong>{ctx.hits}</strong> · live sessions shown:{" "}
           <strong>{sessions.length}</strong> (first 200)
         </p>
+        <p>
+          <a href="/admin/quizzes">Quiz results</a>: statistics and CSV per quiz
+        </p>
         <table class="admin-sessions" data-testid="admin-sessions">
           <thead>
             <tr>
