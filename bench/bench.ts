@@ -74,6 +74,7 @@ import {
 import { openSessions } from "./visits.ts";
 import { remoteFailures, remoteStore } from "./remote.ts";
 import { growth } from "./growth.ts";
+import { benchQuizParse } from "./quiz_parse.ts";
 import { cores, int, ms, NOISY } from "./format.ts";
 import { tail } from "../tests/support/server.ts";
 
@@ -362,6 +363,8 @@ function emptyResults(opts: Options): Results {
     rss: [],
     remote: [],
     growth: [],
+    // Cheap (tens of ms): measured in every run, before the loads.
+    quizParseMs: benchQuizParse(1000, 5),
     waited: [],
   };
 }

@@ -42,6 +42,8 @@ export interface Results {
   remote: RemoteRow[];
   /** The growth phase's rows (bench/growth.ts), one per size. */
   growth: GrowthRow[];
+  /** Parsing 1,000 generated GIFT questions, best of 5 (bench/quiz_parse.ts). */
+  quizParseMs?: number;
   /** Scenarios before which the bench waited for other processes to calm down. */
   waited: string[];
 }
@@ -667,8 +669,23 @@ export function report(opts: Options, results: Results, ctx: Context): string {
       hello?.rps ?? null,
     ),
     ...growthReport(opts, results.growth),
+    ...quizParseSection(results.quizParseMs),
     ...targetsSection(run, a),
   ].join("\n");
+}
+
+/** How long reading quiz files takes at start-up, at a size no class reaches. */
+function quizParseSection(ms: number | undefined): string[] {
+  if (ms === undefined) return [];
+  const verdict = ms < 1000 ? "well under a second ✓" : "not under a second ✗";
+  return [
+    "### Quiz files at start-up",
+    "",
+    `Parsing 1,000 generated GIFT questions (bench/quiz_parse.ts, best of 5): ${
+      ms.toFixed(1)
+    } ms, ${verdict}.`,
+    "",
+  ];
 }
 
 const BEGIN =

@@ -18,6 +18,9 @@ export function FeedbackPanel(
             <strong>{feedback.correct ? "Correct!" : "Not quite."}</strong>{" "}
             The answer is “{question.choices[feedback.correctChoice]}”.
           </p>
+          {feedback.feedback && (
+            <p class="choice-feedback">{feedback.feedback}</p>
+          )}
           <p>{feedback.explanation}</p>
         </div>
       )}

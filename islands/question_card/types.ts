@@ -20,6 +20,8 @@ export interface QuestionCardProps {
 export interface Feedback {
   correct: boolean;
   correctChoice: number;
+  /** The chosen choice's own feedback from the quiz file, or null. */
+  feedback?: string | null;
   explanation: string;
   score: number;
   answered: number;

@@ -651,6 +651,9 @@ async function sendAnswer(
       : "";
     io.write(`Incorrect.${right}\n`);
   }
+  if (typeof data.feedback === "string" && data.feedback) {
+    io.write(`${data.feedback}\n`);
+  }
   if (typeof data.explanation === "string" && data.explanation) {
     io.write(`${data.explanation}\n`);
   }
