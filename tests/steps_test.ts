@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { HttpError } from "../lib/base/http_error.ts";
 import type { Route, RouteModule } from "../lib/server/context.ts";
 import {
-  accessLog,
   adminBearer,
   compose,
   errors,
   type Exchange,
+  finish,
   head,
   noStore,
   route,
@@ -59,28 +59,37 @@ Deno.test("compose() runs the steps in order around the last one", async () => {
   assert.deepEqual(order, ["a in", "b in", "last", "b out", "a out"]);
 });
 
-Deno.test("accessLog logs method, path, status and the session's handle, never a cookie", async () => {
+Deno.test("finish applies its finishers in order, then logs method, path, status and the session's handle, never a cookie", async () => {
   const lines: string[] = [];
   const x = exchange("/quiz/http", { headers: { cookie: "sessionId=secret" } });
-  const res = await accessLog((l) => lines.push(l))(x, () => {
-    x.handle = "ab".repeat(32);
-    return ok();
-  });
+  const order: string[] = [];
+  const mark = (name: string) => (_x: Exchange, r: Response) => {
+    order.push(name);
+    return r;
+  };
+  const res = await finish([mark("a"), mark("b")], (l) => lines.push(l))(
+    x,
+    () => {
+      x.handle = "ab".repeat(32);
+      return ok();
+    },
+  );
   await res.body?.cancel();
   assert.match(lines[0], /^GET \/quiz\/http 200 \d+\.\dms a?b?(ab)+$/);
   assert.doesNotMatch(lines[0], /secret/);
+  assert.deepEqual(order, ["a", "b"]);
 });
 
 Deno.test("head answers HEAD with the GET's status and headers and no body", async () => {
-  const res = await head(exchange("/", { method: "HEAD" }), ok);
+  const res = head(exchange("/", { method: "HEAD" }), await ok());
   assert.equal(res.status, 200);
   assert.equal(await res.text(), "");
-  const get = await head(exchange("/"), ok);
+  const get = head(exchange("/"), await ok());
   assert.equal(await get.text(), "hello");
 });
 
 Deno.test("securityHeaders adds the CSP and friends, and HSTS only over HTTPS", async () => {
-  const plain = await securityHeaders(exchange(), ok);
+  const plain = securityHeaders(exchange(), await ok());
   await plain.body?.cancel();
   assert.match(
     plain.headers.get("content-security-policy")!,
@@ -89,19 +98,19 @@ Deno.test("securityHeaders adds the CSP and friends, and HSTS only over HTTPS", 
   assert.equal(plain.headers.get("x-content-type-options"), "nosniff");
   assert.equal(plain.headers.get("strict-transport-security"), null);
   const x = { ...exchange(), https: true };
-  const secure = await securityHeaders(x, ok);
+  const secure = securityHeaders(x, await ok());
   await secure.body?.cancel();
   assert.ok(secure.headers.get("strict-transport-security"));
 });
 
 Deno.test("noStore marks responses of routes with a session, and only those", async () => {
-  const withSession = await noStore(exchange(), ok);
+  const withSession = noStore(exchange(), await ok());
   await withSession.body?.cancel();
   assert.equal(withSession.headers.get("cache-control"), "no-store");
   assert.equal(withSession.headers.get("vary"), "Cookie");
-  const none = await noStore(
+  const none = noStore(
     exchange("/static/x", {}, { session: "none" }),
-    ok,
+    await ok(),
   );
   await none.body?.cancel();
   assert.equal(none.headers.get("cache-control"), null);
@@ -215,7 +224,7 @@ Deno.test("adminBearer checks the token on the admin API's routes only, before t
   await (await step(exchange("/"), ok)).body?.cancel();
   assert.deepEqual(seen, ["Bearer wrong 127.0.0.1", "Bearer right 127.0.0.1"]);
   // Without ADMIN_TOKEN there is no gate: the admin API does not exist.
-  await assert.rejects(
+  assert.throws(
     () => adminBearer(null)(api("Bearer right"), ok),
     (e) => e instanceof HttpError && e.status === 404,
   );

@@ -14,11 +14,11 @@ import type { Ctx, Route, Services } from "./context.ts";
 import { clientAddress } from "./http.ts";
 import { createRouter } from "./router.ts";
 import {
-  accessLog,
   adminBearer,
   compose,
   errors,
   type Exchange,
+  finish,
   head,
   noStore,
   route,
@@ -96,10 +96,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const { config } = services;
   const match = createRouter(opts.routes);
   const pipeline = compose([
-    accessLog(services.log),
-    head,
-    securityHeaders,
-    noStore,
+    // On the way out: no-store, security headers, HEAD's empty body, the log line.
+    finish([noStore, securityHeaders, head], services.log),
     errors,
     route(config),
     sameOrigin,

@@ -46,11 +46,22 @@ export function compose(
   };
 }
 
-/** One line per request: method, path, status, time, session handle (never the id). */
-export function accessLog(log: (line: string) => void): Step {
-  return async function accessLog(x, next) {
+/** A change to the response on its way out; one step (`finish`) applies them in order. */
+export type Finisher = (x: Exchange, response: Response) => Response;
+
+/**
+ * Applies `finishers` to the response, in order, then logs one line: method, path, status,
+ * time, session handle (never the id). One step for all of them, so the way out costs one
+ * await, not one per finisher (the pipeline runs on every request).
+ */
+export function finish(
+  finishers: Finisher[],
+  log: (line: string) => void,
+): Step {
+  return async function finish(x, next) {
     const started = performance.now();
-    const response = await next();
+    let response = await next();
+    for (const f of finishers) response = f(x, response);
     const ms = (performance.now() - started).toFixed(1);
     log(
       `${x.req.method} ${x.url.pathname} ${response.status} ${ms}ms ${
@@ -62,10 +73,9 @@ export function accessLog(log: (line: string) => void): Step {
 }
 
 /** HEAD is answered as GET, without the body. */
-export const head: Step = async function head(x, next) {
-  const response = await next();
+export const head: Finisher = function head(x, response) {
   if (x.req.method !== "HEAD") return response;
-  await response.body?.cancel();
+  response.body?.cancel().catch(() => {});
   return new Response(null, {
     status: response.status,
     headers: response.headers,
@@ -73,15 +83,13 @@ export const head: Step = async function head(x, next) {
 };
 
 /** The headers every response carries (HSTS over HTTPS). */
-export const securityHeaders: Step = async function securityHeaders(x, next) {
-  const response = await next();
+export const securityHeaders: Finisher = function securityHeaders(x, response) {
   addSecurityHeaders(response.headers, x.https);
   return response;
 };
 
 /** Responses of routes with a session depend on the cookie: never cached. */
-export const noStore: Step = async function noStore(x, next) {
-  const response = await next();
+export const noStore: Finisher = function noStore(x, response) {
   if (x.match && x.match.route.session !== "none") {
     response.headers.set("cache-control", "no-store");
     response.headers.append("vary", "Cookie");
@@ -182,14 +190,14 @@ export const sameOrigin: Step = function sameOrigin(x, next) {
 export function adminBearer(
   gate: { requireBearer(req: Request, address: string): Promise<void> } | null,
 ): Step {
-  return async function adminBearer(x, next) {
+  return function adminBearer(x, next) {
     const admin = x.match?.route.admin;
     const either = admin === "either" && x.req.headers.has("authorization");
-    if (admin === "bearer" || either) {
-      if (!gate) throw new HttpError(404, "Not found");
-      await gate.requireBearer(x.req, x.address());
+    if (admin !== "bearer" && !either) return next();
+    if (!gate) throw new HttpError(404, "Not found");
+    return gate.requireBearer(x.req, x.address()).then(() => {
       x.bearer = true;
-    }
-    return next();
+      return next();
+    });
   };
 }

@@ -166,8 +166,9 @@ class KvSession implements Session {
   /** Set by the first rotation of a stored session. */
   retired: Retired | null = null;
   /** The handler's own writes and checks, by key (the last write of a key wins). */
-  readonly staged = new Map<string, BlindWrite>();
-  readonly stagedChecks = new Map<string, Check>();
+  // Made on the first `stage`: most requests stage nothing.
+  #staged: Map<string, BlindWrite> | null = null;
+  #stagedChecks: Map<string, Check> | null = null;
 
   constructor(
     private readonly opts: KvSessionOptions,
@@ -244,14 +245,16 @@ class KvSession implements Session {
 
   stage(writes: BlindWrite[], checks: Check[] = []): void {
     for (const w of writes) {
-      this.staged.set(
-        w.kind === "sum" ? `${this.staged.size}` : JSON.stringify(w.key),
+      const staged = this.#staged ??= new Map();
+      staged.set(
+        w.kind === "sum" ? `${staged.size}` : JSON.stringify(w.key),
         w,
       );
     }
     for (const c of checks) {
       const id = JSON.stringify(c.key);
-      if (!this.stagedChecks.has(id)) this.stagedChecks.set(id, c);
+      const checks = this.#stagedChecks ??= new Map();
+      if (!checks.has(id)) checks.set(id, c);
     }
   }
 
@@ -262,7 +265,9 @@ class KvSession implements Session {
   } {
     const { config } = this.opts;
     const writes: BlindWrite[] = [];
-    const checks: Check[] = [...this.stagedChecks.values()];
+    const checks: Check[] = this.#stagedChecks
+      ? [...this.#stagedChecks.values()]
+      : [];
     if (count) writes.push({ kind: "sum", key: HITS_KEY, n: 1n });
     const retired = this.retired;
     if (retired) {
@@ -309,7 +314,7 @@ class KvSession implements Session {
         }
       }
     }
-    writes.push(...this.staged.values());
+    if (this.#staged) writes.push(...this.#staged.values());
     return { writes, checks };
   }
 
