@@ -45,7 +45,9 @@ export const handler = {
           ))}
           {removedAnswers(quiz, progress).map(([id, a]) => (
             <li class="card review-item removed" key={id}>
-              <p class="question-text">{a.question}</p>
+              <p class="question-text">
+                A question since removed from the quiz
+              </p>
               <p>
                 Your answer: “{a.text}” {a.correct ? "✔ correct" : "✘ wrong"}
                 {" "}

@@ -322,10 +322,8 @@ Deno.test("at login, the user's own answers win over the anonymous ones; the res
     total: QUIZ.questions.length,
   });
   const user = await userRecord(t, "alice");
-  const kept = user?.data.quizzes?.[QUIZ.id].answers[Q0.id] as {
-    choice: string;
-  };
-  assert.equal(kept.choice, Q0.choiceIds[Q0.correct]);
+  const kept = user?.data.quizzes?.[QUIZ.id].answers[Q0.id] as [string];
+  assert.equal(kept[0], Q0.choiceIds[Q0.correct]);
   assert.deepEqual(user?.data.likes, [
     `${QUIZ.id}/${Q0.id}`,
     `${QUIZ.id}/${Q1.id}`,

@@ -95,12 +95,7 @@ Deno.test("applyAnswer() records a correct answer with its explanation and the n
   assert.deepEqual(result, {
     progress: {
       answers: {
-        one: {
-          choice: "ida00000",
-          text: "a",
-          question: "Question one?",
-          correct: true,
-        },
+        one: ["ida00000", 1, "a"],
       },
     },
     correct: true,
@@ -127,18 +122,8 @@ Deno.test("applyAnswer() records a wrong answer and tells the correct choice", (
   // The position stored before ids (one: 0) is written back by id.
   assert.deepEqual(result.progress, {
     answers: {
-      one: {
-        choice: "ida00000",
-        text: "a",
-        question: "Question one?",
-        correct: true,
-      },
-      two: {
-        choice: "idc00000",
-        text: "c",
-        question: "Question two?",
-        correct: false,
-      },
+      one: ["ida00000", 1, "a"],
+      two: ["idc00000", 0, "c"],
     },
   });
   assert.deepEqual([result.score, result.answered, result.total], [1, 2, 3]);
@@ -322,7 +307,6 @@ Deno.test("a position stored before ids is read as the choice now at that positi
   assert.deepEqual(answerOf(legacy, quiz.questions[0]), {
     choice: "ida00000",
     text: "a",
-    question: "Question one?",
     correct: true,
   });
   assert.deepEqual(scoreOf(quiz, legacy), { score: 1, answered: 2, total: 3 });
@@ -358,4 +342,14 @@ Deno.test("parseChoice() reads short digit strings as indexes and 8-hex strings 
   assert.equal(parseChoice("12345678"), "12345678");
   assert.equal(parseChoice("0a1b2c3d-2"), "0a1b2c3d-2");
   assertHttpError(() => parseChoice("1234"), 400);
+});
+
+Deno.test("an answer is kept compactly, its choice text cut to 80 characters (cookie mode carries it)", () => {
+  const quiz = testQuiz();
+  quiz.questions[0].choices[0] = "x".repeat(200);
+  const { progress } = applyAnswer(quiz, undefined, "one", 0, "v");
+  const kept = progress.answers.one as [string, number, string];
+  assert.equal(kept[2].length, 80);
+  assert.ok(JSON.stringify(kept).length < 110);
+  assert.equal(scoreOf(quiz, progress).score, 1);
 });

@@ -6,12 +6,16 @@
 import { isNumber, isObject, optional } from "../base/shapes.ts";
 import type { HistoryEntry, OwnerData, UserRecord } from "./records.ts";
 
-/** An answer as kept: by choice id with what was shown (or a position, as stored before ids). */
+/**
+ * An answer as kept: `[choiceId, 1 or 0, text]` (lib/quiz/scoring.ts), an object of an
+ * earlier form, or a position as stored before ids.
+ */
 function isAnswer(a: unknown): boolean {
   return Number.isInteger(a) ||
+    (Array.isArray(a) && a.length === 3 && typeof a[0] === "string" &&
+      (a[1] === 0 || a[1] === 1) && typeof a[2] === "string") ||
     (isObject(a) && typeof a.choice === "string" &&
-      typeof a.text === "string" &&
-      typeof a.question === "string" && typeof a.correct === "boolean");
+      typeof a.text === "string" && typeof a.correct === "boolean");
 }
 
 function isProgress(v: unknown): boolean {

@@ -1,6 +1,6 @@
 /**
  * Scoring, by stable ids. An answer is kept with what the visitor saw and earned: the chosen
- * choice's id and text, the question's text, and whether it was right. So editing a quiz file
+ * choice's id and text, and whether it was right. So editing a quiz file
  * (reordering choices, adding or removing questions, changing other questions) never changes a
  * past answer or score:
  * - a removed question drops out of the score and shows as "removed" in the review;
@@ -16,12 +16,43 @@ import { HttpError } from "../base/http_error.ts";
 export interface StoredAnswer {
   /** The chosen choice's id. */
   choice: string;
-  /** The chosen choice's text, as shown. */
+  /** The chosen choice's text, as shown (at most TEXT_KEPT characters). */
   text: string;
-  /** The question's text when it was answered (for the review, should it be removed). */
-  question: string;
   /** The outcome when it was answered. */
   correct: boolean;
+}
+
+/**
+ * How an answer is written: `[choiceId, 1 (right) or 0, text]`, compact because in cookie
+ * mode the whole progress travels in a cookie of at most 4 KB.
+ */
+export type KeptAnswer = [string, 0 | 1, string];
+
+/** The longest choice text kept with an answer. */
+export const TEXT_KEPT = 80;
+
+function kept(a: StoredAnswer): KeptAnswer {
+  const text = a.text.length > TEXT_KEPT
+    ? `${a.text.slice(0, TEXT_KEPT - 1)}…`
+    : a.text;
+  return [a.choice, a.correct ? 1 : 0, text];
+}
+
+/** An answer as read back: the kept tuple, or an object of an earlier form. */
+function fromKept(raw: unknown): StoredAnswer | undefined {
+  if (Array.isArray(raw)) {
+    const [choice, right, text] = raw;
+    return typeof choice === "string" && typeof text === "string"
+      ? { choice, text, correct: right === 1 }
+      : undefined;
+  }
+  if (typeof raw === "object" && raw !== null) {
+    const a = raw as StoredAnswer;
+    return typeof a.choice === "string" && typeof a.text === "string"
+      ? { choice: a.choice, text: a.text, correct: a.correct === true }
+      : undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -57,16 +88,12 @@ function asStored(
   question: Question,
   answer: unknown,
 ): StoredAnswer | undefined {
-  if (typeof answer === "object" && answer !== null) {
-    return answer as StoredAnswer;
-  }
-  if (typeof answer !== "number") return undefined;
+  if (typeof answer !== "number") return fromKept(answer);
   if (!Number.isInteger(answer) || answer < 0) return undefined;
   if (answer >= question.choices.length) return undefined;
   return {
     choice: question.choiceIds[answer],
     text: question.choices[answer],
-    question: question.text,
     correct: answer === question.correct,
   };
 }
@@ -107,11 +134,10 @@ export function removedAnswers(
   progress: QuizProgress | undefined,
 ): [string, StoredAnswer][] {
   const ids = new Set(quiz.questions.map((q) => q.id));
-  return Object.entries(progress?.answers ?? {}).flatMap(([id, a]) =>
-    ids.has(id) || typeof a === "number"
-      ? []
-      : [[id, a] as [string, StoredAnswer]]
-  );
+  return Object.entries(progress?.answers ?? {}).flatMap(([id, raw]) => {
+    const a = ids.has(id) ? undefined : fromKept(raw);
+    return a ? [[id, a] as [string, StoredAnswer]] : [];
+  });
 }
 
 /** The first unanswered question in quiz order, or null when the quiz is done. */
@@ -123,15 +149,13 @@ export function currentQuestion(
     null;
 }
 
-/** Every answer of `progress` by id (positions stored before ids converted). */
+/** Every answer of `progress`, as kept (positions stored before ids converted). */
 function byIds(quiz: Quiz, progress: QuizProgress | undefined) {
-  const answers: Record<string, StoredAnswer> = {};
+  const answers: Record<string, KeptAnswer> = {};
   for (const [id, raw] of Object.entries(progress?.answers ?? {})) {
     const question = quiz.questions.find((q) => q.id === id);
-    const answer = question ? asStored(question, raw) : raw;
-    if (typeof answer === "object" && answer !== null) {
-      answers[id] = answer as StoredAnswer;
-    }
+    const answer = question ? asStored(question, raw) : fromKept(raw);
+    if (answer) answers[id] = kept(answer);
   }
   return answers;
 }
@@ -187,11 +211,10 @@ export function applyAnswer(
   const answer: StoredAnswer = {
     choice: question.choiceIds[at],
     text: question.choices[at],
-    question: question.text,
     correct: at === question.correct,
   };
   const next: QuizProgress = {
-    answers: { ...byIds(quiz, progress), [questionId]: answer },
+    answers: { ...byIds(quiz, progress), [questionId]: kept(answer) },
   };
   return {
     progress: next,
