@@ -276,3 +276,32 @@ Deno.test("starting a quiz over asks first (also without JavaScript), and only t
     "the confirmation did not forget",
   );
 });
+
+Deno.test("a browser that dropped its expired cookie is still told, by a marker that holds no id; logging out on purpose clears it", async () => {
+  await using t = await testApp();
+  const first = await t.request("/");
+  await first.body?.cancel();
+  const marker = first.headers.getSetCookie().find((c) =>
+    c.startsWith("sessionId-seen=")
+  );
+  assert.match(
+    marker ?? "",
+    /^sessionId-seen=1; Max-Age=31536000; Path=\/; HttpOnly; SameSite=Lax$/,
+  );
+  // The session cookie is gone (its Max-Age passed); only the marker is sent.
+  const page = await (await t.request("/", { cookie: "sessionId-seen=1" }))
+    .text();
+  assert.match(page, /Your previous session has ended/);
+  const html = await (await t.request("/", { cookie: cookieFrom(first)! }))
+    .text();
+  const forget = await t.request(
+    "/forget",
+    FORM({ _csrf: csrfFrom(html) }, cookieFrom(first)!),
+  );
+  await forget.body?.cancel();
+  assert.ok(
+    forget.headers.getSetCookie().includes(
+      "sessionId-seen=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+    ),
+  );
+});

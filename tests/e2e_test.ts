@@ -3,7 +3,7 @@
  * killed with SIGKILL and restarted on the same file, then stopped with SIGTERM.
  */
 import assert from "node:assert/strict";
-import { startServer } from "./helpers.ts";
+import { sessionSetCookies, startServer } from "./helpers.ts";
 
 async function me(base: string, cookie?: string) {
   const res = await fetch(`${base}/api/me`, {
@@ -11,7 +11,7 @@ async function me(base: string, cookie?: string) {
   });
   assert.equal(res.status, 200);
   const body = await res.json();
-  return { res, body, setCookie: res.headers.getSetCookie() };
+  return { res, body, setCookie: sessionSetCookies(res) };
 }
 
 async function withKvFile(fn: (env: Record<string, string>) => Promise<void>) {

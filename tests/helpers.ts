@@ -134,9 +134,19 @@ export async function testApp(
   };
 }
 
+/**
+ * The `Set-Cookie` headers of `response` but the marker that a browser had a session
+ * (`<name>-seen`, see lib/sessions/mod.ts).
+ */
+export function sessionSetCookies(response: Response): string[] {
+  return response.headers.getSetCookie().filter((c) =>
+    !/^(__Host-)?[^=]+-seen=/.test(c)
+  );
+}
+
 /** All `Set-Cookie` headers of `response` whose cookie name is `name` (default: any). */
 export function setCookies(response: Response, name?: string): string[] {
-  return response.headers.getSetCookie().filter((c) =>
+  return sessionSetCookies(response).filter((c) =>
     name === undefined || c.startsWith(`${name}=`)
   );
 }

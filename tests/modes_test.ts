@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import type { Config } from "../lib/base/config.ts";
-import { cookieFrom, csrfFrom, setCookies, testApp } from "./helpers.ts";
+import {
+  cookieFrom,
+  csrfFrom,
+  sessionSetCookies,
+  setCookies,
+  testApp,
+} from "./helpers.ts";
 
 const MODES: Record<"kv" | "cookie", Partial<Config>> = {
   kv: { mode: "kv" },
@@ -271,7 +277,7 @@ for (const [mode, overrides] of Object.entries(MODES)) {
       body: JSON.stringify({ questionId: "x", choice: 0 }),
     });
     assert.equal(res.status, 404);
-    assert.deepEqual(res.headers.getSetCookie(), []);
+    assert.deepEqual(sessionSetCookies(res), []);
     await res.body?.cancel();
     const me = await b.me();
     assert.equal(me.visits, 2);

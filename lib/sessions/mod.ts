@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { stringifySetCookie } from "cookie";
 import type { Config } from "../base/config.ts";
 import { HttpError } from "../base/http_error.ts";
 import {
@@ -80,6 +81,23 @@ export interface SessionsOptions {
   store?: (opts: StoreOptions) => SessionStore | Promise<SessionStore>;
 }
 
+/** The marker cookie's name (`<cookie name>-seen`, `__Host-` prefixed when Secure). */
+function markerName(config: Config, secure: boolean): string {
+  return `${cookieName(config, secure)}-seen`;
+}
+
+function markerCookie(config: Config, secure: boolean, maxAge: number): string {
+  return stringifySetCookie({
+    name: markerName(config, secure),
+    value: maxAge > 0 ? "1" : "",
+    path: "/",
+    httpOnly: true,
+    sameSite: "lax",
+    secure,
+    maxAge,
+  });
+}
+
 /** `seconds` as a person says it: "30 minutes", "24 hours", "90 seconds". */
 export function duration(seconds: number): string {
   const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -135,14 +153,14 @@ export class Sessions {
       try {
         const loaded = await this.store.load(req, secure, counted, fromMemory);
         session = loaded.session;
+        const ended = session.isNew && this.#hadSession(req, secure);
         const response = await handler(
-          session.isNew && this.#sentCookie(req, secure)
-            ? { ...loaded, ended: this.#endedNotice() }
-            : loaded,
+          ended ? { ...loaded, ended: this.#endedNotice() } : loaded,
         );
         if (session.fromMemory && response.status >= 400) continue;
         if (response.status < 400) {
           await this.store.finish(session, response.headers, counted);
+          this.#mark(session, secure, response.headers);
         }
         return response;
       } catch (error) {
@@ -154,9 +172,29 @@ export class Sessions {
     }
   }
 
-  #sentCookie(req: Request, secure: boolean): boolean {
-    const name = cookieName(this.opts.config, secure);
-    return cookieValues(req.headers.get("cookie"), name, 1).length > 0;
+  /**
+   * The request had a session that is gone: it sent a session cookie that named none, or no
+   * session cookie (a browser drops it at its Max-Age) but the marker that it had one.
+   */
+  #hadSession(req: Request, secure: boolean): boolean {
+    const header = req.headers.get("cookie");
+    const { config } = this.opts;
+    return cookieValues(header, cookieName(config, secure), 1).length > 0 ||
+      cookieValues(header, markerName(config, secure), 1).length > 0;
+  }
+
+  /**
+   * Keeps the marker that this browser has a session: set with a new session, cleared when
+   * a session is ended on purpose (logout, forget, deletion), so only a timeout is told.
+   * It holds no id: "1", for a year.
+   */
+  #mark(session: Session, secure: boolean, headers: Headers): void {
+    const { config } = this.opts;
+    if (session.destroyed) {
+      headers.append("Set-Cookie", markerCookie(config, secure, 0));
+    } else if (session.isNew) {
+      headers.append("Set-Cookie", markerCookie(config, secure, 365 * 86400));
+    }
   }
 
   #endedNotice(): string {

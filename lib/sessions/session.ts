@@ -41,6 +41,8 @@ export interface Session {
   readonly handle: string;
   /** True until the session has been stored (a first visit). */
   readonly isNew: boolean;
+  /** The session was ended by this request (`destroy`). */
+  readonly destroyed: boolean;
   readonly record: SessionRecord;
   /** This session's visits, counting the current request. */
   readonly visits: number;
