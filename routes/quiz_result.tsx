@@ -49,8 +49,7 @@ export const handler = {
                 A question since removed from the quiz
               </p>
               <p>
-                Your answer: “{a.text}” {a.correct ? "✔ correct" : "✘ wrong"}
-                {" "}
+                Your answer {a.correct ? "was right" : "was wrong"}{" "}
                 — this question has been removed from the quiz, so it no longer
                 counts.
               </p>

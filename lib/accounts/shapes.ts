@@ -7,13 +7,13 @@ import { isNumber, isObject, optional } from "../base/shapes.ts";
 import type { HistoryEntry, OwnerData, UserRecord } from "./records.ts";
 
 /**
- * An answer as kept: `[choiceId, 1 or 0, text]` (lib/quiz/scoring.ts), an object of an
+ * An answer as kept: `[choiceId, 1 or 0]` (lib/quiz/scoring.ts), an object of an
  * earlier form, or a position as stored before ids.
  */
 function isAnswer(a: unknown): boolean {
   return Number.isInteger(a) ||
-    (Array.isArray(a) && a.length === 3 && typeof a[0] === "string" &&
-      (a[1] === 0 || a[1] === 1) && typeof a[2] === "string") ||
+    (Array.isArray(a) && (a.length === 2 || a.length === 3) &&
+      typeof a[0] === "string" && (a[1] === 0 || a[1] === 1)) ||
     (isObject(a) && typeof a.choice === "string" &&
       typeof a.text === "string" && typeof a.correct === "boolean");
 }

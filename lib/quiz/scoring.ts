@@ -16,34 +16,33 @@ import { HttpError } from "../base/http_error.ts";
 export interface StoredAnswer {
   /** The chosen choice's id. */
   choice: string;
-  /** The chosen choice's text, as shown (at most TEXT_KEPT characters). */
+  /** The chosen choice's text, as shown ("" for a removed question's). */
   text: string;
   /** The outcome when it was answered. */
   correct: boolean;
 }
 
 /**
- * How an answer is written: `[choiceId, 1 (right) or 0, text]`, compact because in cookie
- * mode the whole progress travels in a cookie of at most 4 KB.
+ * How an answer is written: `[choiceId, 1 (right) or 0]`, compact because in cookie mode the
+ * whole progress travels in a cookie of at most 4 KB. The text shown is the choice's with
+ * that id (an id is derived from its text, so the same id is the same text).
  */
-export type KeptAnswer = [string, 0 | 1, string];
-
-/** The longest choice text kept with an answer. */
-export const TEXT_KEPT = 80;
+export type KeptAnswer = [string, 0 | 1];
 
 function kept(a: StoredAnswer): KeptAnswer {
-  const text = a.text.length > TEXT_KEPT
-    ? `${a.text.slice(0, TEXT_KEPT - 1)}…`
-    : a.text;
-  return [a.choice, a.correct ? 1 : 0, text];
+  return [a.choice, a.correct ? 1 : 0];
 }
 
 /** An answer as read back: the kept tuple, or an object of an earlier form. */
 function fromKept(raw: unknown): StoredAnswer | undefined {
   if (Array.isArray(raw)) {
     const [choice, right, text] = raw;
-    return typeof choice === "string" && typeof text === "string"
-      ? { choice, text, correct: right === 1 }
+    return typeof choice === "string"
+      ? {
+        choice,
+        text: typeof text === "string" ? text : "",
+        correct: right === 1,
+      }
       : undefined;
   }
   if (typeof raw === "object" && raw !== null) {
@@ -88,7 +87,16 @@ function asStored(
   question: Question,
   answer: unknown,
 ): StoredAnswer | undefined {
-  if (typeof answer !== "number") return fromKept(answer);
+  if (typeof answer !== "number") {
+    const a = fromKept(answer);
+    if (!a || a.text) return a;
+    // The text of the choice with that id; an edited choice has another id.
+    const at = question.choiceIds.indexOf(a.choice);
+    return {
+      ...a,
+      text: at >= 0 ? question.choices[at] : "(a choice since changed)",
+    };
+  }
   if (!Number.isInteger(answer) || answer < 0) return undefined;
   if (answer >= question.choices.length) return undefined;
   return {
