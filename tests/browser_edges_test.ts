@@ -4,14 +4,14 @@
  * the admin dashboard on a phone (with its screenshot in docs/screenshots/).
  */
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { loadBank } from "./helpers.ts";
 import {
-  launchBrowser,
+  type BrowserStep,
   openPage,
   ROOT,
+  runBrowserSteps,
   type Server,
-  startServer,
 } from "./browser_helpers.ts";
 
 const QUIZ = loadBank()[0];
@@ -23,7 +23,7 @@ const PHONE = {
   hasTouch: true,
 };
 
-type Step = (t: { browser: Browser; server: Server }) => Promise<void>;
+type Step = BrowserStep;
 const steps: [string, Step][] = [];
 
 async function gotoReady(page: Page, url: string) {
@@ -173,20 +173,5 @@ steps.push([
   },
 ]);
 
-Deno.test("rough edges in a real browser (Chromium)", async (t) => {
-  const server = await startServer({ ADMIN_TOKEN });
-  let browser: Browser | undefined;
-  try {
-    browser = await launchBrowser();
-    let failed = false;
-    for (const [name, fn] of steps) {
-      const ok = await t.step(name, () => fn({ browser: browser!, server }));
-      failed ||= !ok;
-      for (const context of browser.contexts()) await context.close();
-    }
-    if (failed) console.error(`server output:\n${server.output()}`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-  }
-});
+Deno.test("rough edges in a real browser (Chromium)", (t) =>
+  runBrowserSteps(t, steps, { ADMIN_TOKEN }));

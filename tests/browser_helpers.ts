@@ -131,3 +131,35 @@ export async function openPage(
   });
   return { page, errors };
 }
+
+/** One step of a browser test: it gets the shared browser and server. */
+export type BrowserStep = (
+  t: { browser: Browser; server: Server },
+) => Promise<void>;
+
+/**
+ * Runs `steps` as test steps against one server (started with `env`) and one browser.
+ * Each step's browser contexts are closed after it, so every step starts with fresh
+ * cookies (a fresh session); the server's output is printed when a step fails.
+ */
+export async function runBrowserSteps(
+  t: Deno.TestContext,
+  steps: [string, BrowserStep][],
+  env: Record<string, string> = {},
+): Promise<void> {
+  const server = await startServer(env);
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    let failed = false;
+    for (const [name, fn] of steps) {
+      const ok = await t.step(name, () => fn({ browser: browser!, server }));
+      failed ||= !ok;
+      for (const context of browser.contexts()) await context.close();
+    }
+    if (failed) console.error(`server output:\n${server.output()}`);
+  } finally {
+    await browser?.close();
+    await server.stop();
+  }
+}

@@ -7,9 +7,11 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import {
+  type BrowserStep,
   launchBrowser,
   openPage,
   ROOT,
+  runBrowserSteps,
   type Server,
   startServer,
 } from "./browser_helpers.ts";
@@ -38,7 +40,7 @@ async function answerFirst(page: Page, server: Server) {
   ]);
 }
 
-type Step = (t: { browser: Browser; server: Server }) => Promise<void>;
+type Step = BrowserStep;
 const steps: [string, Step][] = [];
 
 steps.push([
@@ -142,23 +144,8 @@ steps.push([
   },
 ]);
 
-Deno.test("a student's account paths in a real browser (Chromium), without JavaScript", async (t) => {
-  const server = await startServer();
-  let browser: Browser | undefined;
-  try {
-    browser = await launchBrowser();
-    let failed = false;
-    for (const [name, fn] of steps) {
-      const ok = await t.step(name, () => fn({ browser: browser!, server }));
-      failed ||= !ok;
-      for (const context of browser.contexts()) await context.close();
-    }
-    if (failed) console.error(`server output:\n${server.output()}`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-  }
-});
+Deno.test("a student's account paths in a real browser (Chromium), without JavaScript", (t) =>
+  runBrowserSteps(t, steps));
 
 Deno.test("a visitor whose session timed out is told so in the browser", async () => {
   const server = await startServer({

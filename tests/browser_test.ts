@@ -4,14 +4,13 @@ import { loadBank } from "./helpers.ts";
  * browser holds it, progress across reloads, likes, and the screenshots in docs/screenshots/.
  */
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { type Quiz } from "../lib/quiz/bank.ts";
 import {
-  launchBrowser,
+  type BrowserStep,
   openPage,
   ROOT,
-  type Server,
-  startServer,
+  runBrowserSteps,
 } from "./browser_helpers.ts";
 
 const UUID_V4 =
@@ -26,7 +25,7 @@ function pickFor(i: number): number {
 const EXPECTED_SCORE = QUIZ.questions.filter((q, i) => pickFor(i) === q.correct)
   .length;
 
-type Step = (t: { browser: Browser; server: Server }) => Promise<void>;
+type Step = BrowserStep;
 /** The scenarios, run in order as steps of one test sharing one server and one browser. */
 const steps: [string, Step][] = [];
 
@@ -271,21 +270,5 @@ steps.push([
   },
 ]);
 
-Deno.test("the quiz in a real browser (Chromium)", async (t) => {
-  const server = await startServer();
-  let browser: Browser | undefined;
-  try {
-    browser = await launchBrowser();
-    let failed = false;
-    for (const [name, fn] of steps) {
-      // Each step opens its own browser context: fresh cookies, so a fresh session.
-      const ok = await t.step(name, () => fn({ browser: browser!, server }));
-      failed ||= !ok;
-      for (const context of browser.contexts()) await context.close();
-    }
-    if (failed) console.error(`server output:\n${server.output()}`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-  }
-});
+Deno.test("the quiz in a real browser (Chromium)", (t) =>
+  runBrowserSteps(t, steps));
