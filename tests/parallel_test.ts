@@ -61,14 +61,20 @@ Deno.test("deno serve --parallel with 2 workers serves /healthz and counts every
     assert.ok(healthy, "never healthy");
 
     const visitors = Array.from({ length: 50 }, () => new RemoteVisitor());
+    const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
     const statuses: number[] = [];
     await Promise.all(visitors.map(async (v) => {
       for (let visit = 0; visit < 4; visit++) {
-        const res = await v.fetch(base, "/api/me");
+        // A new connection each time: the kernel spreads connections over the workers.
+        const init: RequestInit & { client: Deno.HttpClient } = {
+          client: fresh,
+        };
+        const res = await v.fetch(base, "/api/me", init);
         await res.body?.cancel();
         statuses.push(res.status);
       }
     }));
+    fresh.close();
     assert.deepEqual(new Set(statuses), new Set([200]));
     kv = await Deno.openKv(`${dir}/kv.sqlite3`);
     assert.equal(await counter(kv, HITS_KEY), 200);
