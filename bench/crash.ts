@@ -1,6 +1,6 @@
 /**
  * `deno task crash [--kills 20] [--stalls 4] [--seed 1] [--clients 32]`: the crash test of
- * SECURITY.md ("Reliability tests to keep", 1).
+ * docs/RELIABILITY.md, section 1.
  *
  * Drives the real server (`deno run -A main.ts` on a temporary KV file) with many sessions
  * answering quiz questions and visiting pages, recording every request sent and every write

@@ -1,11 +1,10 @@
 /**
- * `deno task soak [--minutes N] [--seed S]`: the soak test of SECURITY.md ("Reliability tests
- * to keep", 5).
+ * `deno task soak [--minutes N] [--seed S]`: the soak test of docs/RELIABILITY.md (section 5).
  *
  * Starts the real server (`deno run -A main.ts`, a temporary KV file, short session timeouts
  * so expired sessions pile up unless something removes them) and drives it with a seeded random
  * mix of real flows (first and returning visits, API and form answers, likes, register, login,
- * logout, forget, restart) and the bad inputs of SECURITY.md "Input handling". Every answer's
+ * logout, forget, restart) and the hostile inputs the app must answer with a clear 4xx. Every answer's
  * status is checked against what that request may get; a 5xx, a network error or an unexpected
  * status fails the run. Every `--sample` seconds it records the server's RSS (VmRSS from
  * /proc/<pid>/status), the KV file's size and the store's key counts per prefix (through the
@@ -491,7 +490,7 @@ const CRLF_NEXTS = [
   "/\u00e9t\u00e9",
 ];
 
-/** The bad inputs of SECURITY.md "Input handling": each a clear 4xx (or a fresh session), never a 5xx. */
+/** The hostile inputs: each a clear 4xx (or a fresh session), never a 5xx. */
 const BAD: [number, (ctx: Ctx, user: User) => Promise<void>][] = [
   [3, async function malformedCookie(ctx, user) {
     const value = ctx.r.pick([

@@ -1,4 +1,4 @@
-// Island entry: hydrates every element marked data-island (see the islands notes in STYLE.md).
+// Island entry: hydrates every element marked data-island (see lib/server/island.tsx).
 import { h, hydrate } from "preact";
 import type { ComponentType } from "preact";
 import QuestionCard from "./QuestionCard.tsx";

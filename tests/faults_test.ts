@@ -1,5 +1,5 @@
 /**
- * Store faults (SECURITY.md "Reliability tests to keep", 4): a real `:memory:` KV behind a
+ * Store faults (docs/RELIABILITY.md, section 4): a real `:memory:` KV behind a
  * Proxy that throws "database is locked", hangs (a promise that never settles) or keeps
  * failing checked commits. The app must retry a bounded number of times, then answer 503
  * with Retry-After and no Set-Cookie — never an authenticated answer while it cannot read

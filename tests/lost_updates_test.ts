@@ -1,5 +1,5 @@
 /**
- * Lost updates (SECURITY.md "Reliability tests to keep", 2), through `createApp` on a
+ * Lost updates (docs/RELIABILITY.md, section 2), through `createApp` on a
  * `:memory:` KV: hundreds of concurrent requests of one session count exactly, each question
  * is scored once, parallel answers to different questions are all kept, and requests racing
  * a logout never bring the session back.

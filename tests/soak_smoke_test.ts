@@ -1,6 +1,6 @@
 /**
  * A 20-second run of the soak test (bench/soak.ts; `deno task soak` runs it for 10 minutes):
- * the real server under a seeded mix of real flows and the bad inputs of SECURITY.md, with
+ * the real server under a seeded mix of real flows and the hostile inputs the app must answer with a 4xx, with
  * no 5xx, no network error, no unexpected status, and a clean exit on SIGTERM.
  */
 import assert from "node:assert/strict";
