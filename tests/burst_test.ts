@@ -1,61 +1,42 @@
 /**
  * Bursts are ordinary traffic: a thousand distinct visitors at once, each on its own
- * connection, first visiting, answering the same question and coming back, get no 5xx in
+ * connection (from four client processes against a real server), first visiting, answering the same question and coming back, get no 5xx in
  * either session mode, and the counts stay exact. Once against a real server process on a
  * KV file, once in process under KV Connect's limits (10 checks, 10 ranges per call).
  */
 import assert from "node:assert/strict";
 import { HITS_KEY } from "../lib/sessions/session.ts";
 import { REMOTE_LIMITS } from "../lib/base/store_limits.ts";
-import {
-  cookieFrom,
-  counter,
-  limitedKv,
-  startServer,
-  testApp,
-} from "./helpers.ts";
+import { counter, limitedKv, ROOT, startServer, testApp } from "./helpers.ts";
+import { burst, type Send } from "./support/burst.ts";
 
 const VISITORS = 1000;
+/** Visitors per client process: each holds this many connections at once. */
+const PER_PROCESS = 250;
 const SECRET = "s".repeat(40);
 
-type Send = (path: string, init?: RequestInit) => Promise<Response>;
-
-/** One visitor: a first visit, the quiz, an answer to its first question, a return. */
-async function visit(send: Send, i: number): Promise<number[]> {
-  const statuses: number[] = [];
-  let cookie = "";
-  // Like a browser: the cookie each answer sets is sent from then on (cookie mode re-seals it).
-  const request = async (path: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers);
-    if (cookie) headers.set("cookie", cookie);
-    const res = await send(path, { ...init, headers });
-    cookie = cookieFrom(res) ?? cookie;
-    statuses.push(res.status);
-    return res;
-  };
-  await (await request("/")).body?.cancel();
-  const quiz = await request("/api/quizzes/http");
-  if (!quiz.ok) return statuses;
-  const { questions } = await quiz.json();
-  const answer = await request("/api/quizzes/http/answers", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ questionId: questions[0].id, choice: i % 2 }),
-  });
-  await answer.body?.cancel();
-  const back = await request("/api/me");
-  if (statuses.some((status) => status >= 400)) return statuses;
-  const me = await back.json();
-  assert.equal(me.visits, 4, "a visit was lost or counted twice");
-  assert.equal(me.scores.http.answered, 1);
-  return statuses;
-}
-
-async function burst(send: Send): Promise<number[]> {
-  const all = await Promise.all(
-    Array.from({ length: VISITORS }, (_, i) => visit(send, i)),
+/** The visitors in processes of `PER_PROCESS` each, all at once, against `url`. */
+async function burstFrom(url: string): Promise<number[]> {
+  const shares = Array.from(
+    { length: Math.ceil(VISITORS / PER_PROCESS) },
+    async (_, i) => {
+      const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${ROOT}tests/support/burst.ts`,
+          url,
+          String(i * PER_PROCESS),
+          String(Math.min(PER_PROCESS, VISITORS - i * PER_PROCESS)),
+        ],
+        stdin: "null",
+      }).output();
+      const err = new TextDecoder().decode(stderr);
+      assert.equal(code, 0, `a client process failed: ${err}`);
+      return JSON.parse(new TextDecoder().decode(stdout)) as number[];
+    },
   );
-  return all.flat();
+  return (await Promise.all(shares)).flat();
 }
 
 function assertNo5xx(statuses: number[]) {
@@ -76,9 +57,8 @@ for (const mode of ["kv", "cookie"] as const) {
       SESSION_SECRET: SECRET,
     });
     try {
-      const send: Send = (path, init) => fetch(server.url + path, init);
-      assertNo5xx(await burst(send));
-      const res = await send("/api/me");
+      assertNo5xx(await burstFrom(server.url));
+      const res = await fetch(server.url + "/api/me");
       const { hits } = await res.json();
       // Every request counted once, plus the healthz-free probe just made.
       assert.equal(hits, VISITORS * 4 + 1);
@@ -101,7 +81,7 @@ for (const mode of ["kv", "cookie"] as const) {
     });
     const send: Send = (path, init) =>
       t.app(new Request(`http://localhost${path}`, init));
-    assertNo5xx(await burst(send));
+    assertNo5xx(await burst(send, 0, VISITORS));
     assert.equal(refused(), 0);
     assert.equal(await counter(t.kv, HITS_KEY), VISITORS * 4);
   });
