@@ -163,3 +163,34 @@ Deno.test("right admin tokens keep working: a success gives its slot back", asyn
     await res.body?.cancel();
   }
 });
+
+Deno.test("a class behind one address: 400 students logging in at once with their right passwords all get in, none refused", async () => {
+  await using t = await app();
+  const names = Array.from({ length: 400 }, (_, i) => `student${i}`);
+  // Registered from addresses of their own: the register bucket allows 30 an hour each.
+  for (const [i, name] of names.entries()) {
+    await register(t, name, `198.51.100.${Math.floor(i / 20)}`);
+  }
+  const counts = await tally(names.map((name) => login(t, name, PASSWORD)));
+  // Beyond the address's 50 slots, an attempt waits for those being judged: each right
+  // one gives its slot back.
+  assert.deepEqual(counts, { 200: 400 });
+});
+
+Deno.test("wrong passwords for 100 accounts at once from one address: exactly the address's 50 are judged, the rest wait for them and are then refused until the window ends", async () => {
+  await using t = await app();
+  const names = Array.from({ length: 100 }, (_, i) => `victim${i}`);
+  for (const [i, name] of names.entries()) {
+    await register(t, name, `198.51.100.${Math.floor(i / 20)}`);
+  }
+  const responses = await Promise.all(
+    names.map((name) => login(t, name, "wrong password 123")),
+  );
+  const retryAfter = responses.filter((r) => r.status === 429).map((r) =>
+    Number(r.headers.get("retry-after"))
+  );
+  const counts = await tally(responses.map((r) => Promise.resolve(r)));
+  assert.deepEqual(counts, { 401: 50, 429: 50 });
+  // The window is 15 minutes: refused for (nearly) all of it, not for a moment.
+  assert.ok(retryAfter.every((s) => s > 800), JSON.stringify(retryAfter));
+});

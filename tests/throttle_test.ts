@@ -34,7 +34,7 @@ async function withThrottle(
 
 /**
  * One attempt (by `account`, or by address only when null): null when its slot was taken
- * (a failure), else the 429's Retry-After.
+ * (then judged wrong: it keeps it), else the 429's Retry-After.
  */
 async function attempt(
   throttle: Throttle,
@@ -42,7 +42,7 @@ async function attempt(
   address = ADDRESS,
 ): Promise<string | null> {
   try {
-    await throttle.reserve(address, account ?? undefined);
+    throttle.settled(await throttle.reserve(address, account ?? undefined));
     return null;
   } catch (err) {
     assert.ok(err instanceof HttpError);
@@ -446,4 +446,28 @@ Deno.test("createThrottle() rejects nonsensical options", async () => {
   } finally {
     kv.close();
   }
+});
+
+Deno.test("an attempt beyond the address window waits while that address's attempts are judged: a right one's slot goes to it, a wrong one's does not", async () => {
+  await withThrottle(async ({ throttle }) => {
+    const slots = [];
+    for (let i = 0; i < 50; i++) {
+      slots.push(await throttle.reserve(ADDRESS, `user${i}`));
+    }
+    let outcome: string | null | undefined;
+    const waiting = attempt(throttle, "late").then((r) => outcome = r);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(outcome, undefined, "it did not wait");
+    // A wrong attempt keeps its slot: the waiter stays in line.
+    throttle.settled(slots.pop()!);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(outcome, undefined, "a kept slot was taken");
+    // A right one gives its slot back: the waiter takes it.
+    await throttle.succeeded(slots.pop()!);
+    await waiting;
+    assert.equal(outcome, null);
+    // Everything judged wrong and the window full: refused until it ends, at once.
+    for (const slot of slots) throttle.settled(slot);
+    assert.equal(await attempt(throttle, "later"), String(15 * 60));
+  });
 });

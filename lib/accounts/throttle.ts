@@ -22,9 +22,14 @@
  * `Retry-After` without any hashing. A failed attempt simply keeps its slot as the
  * failure (so does one that ends in an unexpected error: fail closed). A successful one
  * calls {@link Throttle.succeeded}, which clears the account's failures and gives its
- * address slot back; a registration never gives its slot back. Because the slot is taken
- * before anyone knows whether the attempt is right, right attempts sent in parallel beyond
- * the free slots wait too.
+ * address slot back; a registration never gives its slot back. Every reservation is
+ * {@link Throttle.settled} once judged. A login or admin attempt that finds its address's
+ * window full while attempts of that address are still being judged in this process waits
+ * (up to 10 s) for them instead of being refused: a right one gives its slot back to it,
+ * so a class of 400 behind one NAT all log in at once, while a flood of wrong passwords
+ * still gets exactly the address's free slots judged. An account's delay never waits. In
+ * one process, an address's reservations take their turn one after another, so they
+ * never conflict with each other.
  */
 import { sha256Hex } from "../base/crypto.ts";
 import { HttpError } from "../base/http_error.ts";
@@ -83,12 +88,19 @@ export interface Throttle {
   reserve(address: string, account?: string): Promise<Reservation>;
   /** The attempt was right: clears the account's failures, gives the address slot back. */
   succeeded(reservation: Reservation): Promise<void>;
+  /**
+   * The attempt has been judged (or has failed on the way): a wrong one keeps its slot.
+   * Call it in a `finally` after every `reserve`; after `succeeded` it does nothing.
+   */
+  settled(reservation: Reservation): void;
 }
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const MAX_COMMIT_ATTEMPTS = 30;
+/** How long an attempt waits for its address's attempts being judged to free a slot. */
+const MAX_QUEUE_MS = 10_000;
 // KV keys are limited to 2 KiB; anything longer is keyed by its digest.
 const MAX_KEY_PART = 256;
 
@@ -179,6 +191,13 @@ function windowLeft(l: Limits, v: AddressFailures, t: number): number {
   );
 }
 
+/** An attempt that may not be judged now; `byAddress`: only the address limit stops it. */
+class Blocked extends Error {
+  constructor(readonly waitMs: number, readonly byAddress: boolean) {
+    super("blocked");
+  }
+}
+
 function tooMany(bucket: Bucket, waitMs: number): HttpError {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
   return new HttpError(429, MESSAGES[bucket], {}, {
@@ -197,23 +216,20 @@ async function backOff(attempt: number): Promise<void> {
 type Entry<T> = Deno.KvEntryMaybe<T>;
 
 /**
- * One try at taking a slot: the new records to commit, or a 429 when either limit is
- * reached. Pure, so the commit loop stays short.
+ * One try at taking a slot: the new records to commit.
+ * @throws Blocked when either limit is reached. Pure, so the commit loop stays short.
  */
 function nextRecords(
   l: Limits,
-  bucket: Bucket,
   acc: Entry<AccountFailures> | null,
   addr: Entry<AddressFailures>,
   t: number,
 ): { account: AccountFailures | null; address: AddressFailures } {
   const account = acc && liveAccount(l, acc.value, t);
   const window = liveWindow(l, addr.value, t);
-  const wait = Math.max(
-    acc ? accountWait(l, account, t) : 0,
-    addressWait(l, window, t),
-  );
-  if (wait > 0) throw tooMany(bucket, wait);
+  const byAccount = acc ? accountWait(l, account, t) : 0;
+  const wait = Math.max(byAccount, addressWait(l, window, t));
+  if (wait > 0) throw new Blocked(wait, byAccount === 0);
   return {
     account: acc
       ? { failures: (account?.failures ?? 0) + 1, lastFailureAt: t }
@@ -233,6 +249,9 @@ export function createThrottle(kv: Deno.Kv, opts: ThrottleOptions): Throttle {
   return new KvThrottle(kv, opts);
 }
 
+/** An address key as a map key. */
+const turnId = (key: Deno.KvKey) => key.join("\u0000");
+
 const expireIn = (ms: number) => ({ expireIn: Math.max(1, Math.ceil(ms)) });
 
 /** The {@link Throttle} of one bucket, its counts in `kv`. */
@@ -241,6 +260,25 @@ export class KvThrottle implements Throttle {
   readonly #now: () => number;
   readonly #bucket: Bucket;
   readonly #limits: Limits;
+  /**
+   * The last turn queued per address key. An address's attempts in this process take
+   * their turn one after the other (a read and a commit each, well under a millisecond),
+   * so hundreds at once from one address (a class behind one NAT) never collide on its
+   * record; only other instances' attempts can, and those are retried.
+   */
+  readonly #turns = new Map<string, Promise<void>>();
+  /**
+   * Per address key, this process's attempts reserved and not yet judged, and the attempts
+   * waiting for one of them to be. Attempts of one address beyond its window that find
+   * some of its own still being judged wait for those instead of being refused at once:
+   * each right one gives its slot back (a class behind one NAT logging in together), each
+   * wrong one keeps it (a flood still gets exactly the free slots judged).
+   */
+  readonly #judging = new Map<
+    string,
+    { count: number; wake: (() => void)[] }
+  >();
+  readonly #open = new WeakMap<Reservation, string>();
 
   /** @throws RangeError for limits that are not whole numbers in range. */
   constructor(kv: Deno.Kv, opts: ThrottleOptions) {
@@ -255,25 +293,92 @@ export class KvThrottle implements Throttle {
     const accountKey = account === undefined
       ? null
       : await this.#key("account", account);
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const reservation = await this.#tryReserve(addressKey, accountKey);
-      if (reservation) return reservation;
-      await backOff(attempt);
+    const id = turnId(addressKey);
+    const giveUpAt = Date.now() + MAX_QUEUE_MS;
+    for (;;) {
+      try {
+        const reservation = await this.#inTurn(id, async () => {
+          for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+            const reservation = await this.#tryReserve(addressKey, accountKey);
+            if (reservation) return reservation;
+            await backOff(attempt);
+          }
+          // Fail closed: an attempt that could not be counted is not judged.
+          throw new HttpError(503, "Service busy; try again", {}, {
+            "Retry-After": "1",
+          });
+        });
+        // A registration's slot never comes back: nothing to wait for.
+        if (this.#bucket === "register") return reservation;
+        const judging = this.#judging.get(id) ?? { count: 0, wake: [] };
+        judging.count++;
+        this.#judging.set(id, judging);
+        this.#open.set(reservation, id);
+        return reservation;
+      } catch (error) {
+        if (!(error instanceof Blocked)) throw error;
+        const left = giveUpAt - Date.now();
+        const judging = this.#judging.get(id);
+        if (!error.byAddress || !judging) {
+          throw tooMany(this.#bucket, error.waitMs);
+        }
+        // Its own attempts are still being judged: worth trying again soon.
+        if (left <= 0) throw tooMany(this.#bucket, 1000);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          judging.wake.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
     }
-    // Fail closed: an attempt that could not be counted is not judged.
-    throw new HttpError(503, "Service busy; try again", {}, {
-      "Retry-After": "1",
-    });
+  }
+
+  settled(r: Reservation): void {
+    const id = this.#open.get(r);
+    if (id === undefined) return;
+    this.#open.delete(r);
+    const judging = this.#judging.get(id)!;
+    if (--judging.count === 0) this.#judging.delete(id);
+    // Each waiter tries again: right attempts may have given slots back.
+    for (const wake of judging.wake.splice(0)) wake();
   }
 
   async succeeded(r: Reservation): Promise<void> {
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      if (await this.#tryRelease(r)) return;
-      await backOff(attempt);
+    let released;
+    try {
+      released = await this.#inTurn(turnId(r.addressKey), async () => {
+        for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+          if (await this.#tryRelease(r)) return true;
+          await backOff(attempt);
+        }
+        return false;
+      });
+    } finally {
+      this.settled(r);
     }
+    if (released) return;
     // The slot stays counted; the account is still cleared, as a right attempt should.
     const { accountKey } = r;
     if (accountKey) await retrying(() => this.#kv.delete(accountKey));
+  }
+
+  /** Runs `work` once the address's earlier turns in this process have ended. */
+  async #inTurn<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#turns.get(id) ?? Promise.resolve();
+    let done!: () => void;
+    const turn = new Promise<void>((resolve) => done = resolve);
+    const queued = before.then(() => turn);
+    this.#turns.set(id, queued);
+    await before;
+    try {
+      return await work();
+    } finally {
+      done();
+      // The last in line leaves no entry behind.
+      if (this.#turns.get(id) === queued) this.#turns.delete(id);
+    }
   }
 
   async #key(kind: string, value: string): Promise<Deno.KvKey> {
@@ -296,7 +401,7 @@ export class KvThrottle implements Throttle {
         : [await kv.get<AddressFailures>(addressKey), null] as const
     );
     const t = this.#now();
-    const next = nextRecords(l, this.#bucket, acc, addr, t);
+    const next = nextRecords(l, acc, addr, t);
     const result = await retrying(() => {
       const op = kv.atomic().check(addr).set(
         addressKey,

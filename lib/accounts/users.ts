@@ -19,7 +19,7 @@ import {
   userKey,
   type UserRecord,
 } from "./records.ts";
-import { createThrottle } from "./throttle.ts";
+import { createThrottle, type Reservation, type Throttle } from "./throttle.ts";
 
 /** Anonymous progress and likes carried over at login: the user's own answers win. */
 export function mergeOwnerData(
@@ -79,14 +79,41 @@ export interface AccountStats {
   deleted(username: string, data: OwnerData): Writes;
 }
 
+/**
+ * Runs `judge` on the attempt holding `slot`: if it returns, the attempt was right and gives
+ * its slot back; if it throws (a wrong password, or a failure on the way), the slot stays
+ * counted. Settled either way, so attempts waiting on this address's slots go on.
+ */
+async function judged<T>(
+  throttle: Throttle,
+  slot: Reservation,
+  judge: () => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await judge();
+    await throttle.succeeded(slot);
+    return result;
+  } finally {
+    throttle.settled(slot);
+  }
+}
+
 /** Logging in and registering; the dummy hash is made once, on first use. */
 export class Accounts {
   #dummy: Promise<string> | undefined;
+  /** One per bucket for the app's life: a throttle takes an address's attempts in turn. */
+  readonly #throttles: Record<"login" | "register", Throttle>;
 
-  constructor(private readonly opts: AccountsOptions) {}
+  constructor(private readonly opts: AccountsOptions) {
+    const { kv, now } = opts;
+    this.#throttles = {
+      login: createThrottle(kv, { now, bucket: "login" }),
+      register: createThrottle(kv, { now, bucket: "register" }),
+    };
+  }
 
-  #throttle(bucket: "login" | "register") {
-    return createThrottle(this.opts.kv, { now: this.opts.now, bucket });
+  #throttle(bucket: "login" | "register"): Throttle {
+    return this.#throttles[bucket];
   }
 
   /**
@@ -142,20 +169,23 @@ export class Accounts {
     const throttle = this.#throttle("login");
     // Counted as a failure before the slow verify, so parallel guesses cannot outrun it.
     const slot = await throttle.reserve(address, name);
-    const entry = normalizeUsername(username)
-      ? await this.opts.users.read(name)
-      : null;
-    const user = entry?.value ?? null;
-    this.#dummy ??= createDummyHash(pbkdf2Iterations);
-    // A lone surrogate is hashed as U+FFFD, so it would match another one: refused like
-    // a wrong password, after the same hashing work.
-    const wellFormed = password.isWellFormed();
-    const valid =
-      await verifyPassword(password, user?.passwordHash ?? await this.#dummy) &&
-      user !== null && wellFormed;
-    // A failure keeps its reserved slot.
-    if (!valid) throw new HttpError(401, "Wrong username or password");
-    await throttle.succeeded(slot);
+    const { user, versionstamp } = await judged(throttle, slot, async () => {
+      const entry = normalizeUsername(username)
+        ? await this.opts.users.read(name)
+        : null;
+      const user = entry?.value ?? null;
+      this.#dummy ??= createDummyHash(pbkdf2Iterations);
+      // A lone surrogate is hashed as U+FFFD, so it would match another one: refused like
+      // a wrong password, after the same hashing work.
+      const wellFormed = password.isWellFormed();
+      const valid = await verifyPassword(
+        password,
+        user?.passwordHash ?? await this.#dummy,
+      ) && user !== null && wellFormed;
+      // A failure keeps its reserved slot.
+      if (!valid) throw new HttpError(401, "Wrong username or password");
+      return { user, versionstamp: entry!.versionstamp };
+    });
     const rehash = needsRehash(user.passwordHash, pbkdf2Iterations);
     const record = rehash
       ? {
@@ -163,7 +193,7 @@ export class Accounts {
         passwordHash: await hashPassword(password, pbkdf2Iterations),
       }
       : user;
-    await this.#logIn(owner, record, entry!.versionstamp, rehash);
+    await this.#logIn(owner, record, versionstamp, rehash);
     return name;
   }
 
@@ -211,15 +241,19 @@ export class Accounts {
     if (!name) throw new HttpError(401, "Log in first");
     const throttle = this.#throttle("login");
     const slot = await throttle.reserve(address, name);
-    const entry = await this.opts.users.read(name);
-    this.#dummy ??= createDummyHash(this.opts.pbkdf2Iterations);
-    const user = entry.value;
-    const valid = password.isWellFormed() &&
-      await verifyPassword(password, user?.passwordHash ?? await this.#dummy) &&
-      user !== null;
-    if (!valid) throw new HttpError(401, "Wrong password");
-    await throttle.succeeded(slot);
-    return { user, versionstamp: entry.versionstamp };
+    return await judged(throttle, slot, async () => {
+      const entry = await this.opts.users.read(name);
+      this.#dummy ??= createDummyHash(this.opts.pbkdf2Iterations);
+      const user = entry.value;
+      const valid = password.isWellFormed() &&
+        await verifyPassword(
+          password,
+          user?.passwordHash ?? await this.#dummy,
+        ) &&
+        user !== null;
+      if (!valid) throw new HttpError(401, "Wrong password");
+      return { user, versionstamp: entry.versionstamp };
+    });
   }
 
   /**

@@ -1,6 +1,6 @@
 import { timingSafeEqualString } from "../base/crypto.ts";
 import { HttpError } from "../base/http_error.ts";
-import { createThrottle } from "../accounts/throttle.ts";
+import { createThrottle, type Throttle } from "../accounts/throttle.ts";
 import type { Session } from "../sessions/mod.ts";
 
 /** How long entering the admin token in the dashboard's form lasts. */
@@ -18,22 +18,28 @@ export function isAdminSession(session: Session, now: number): boolean {
  * `ADMIN_TOKEN` is set.
  */
 export class AdminGate {
+  /** One for the app's life: it takes an address's attempts in turn. */
+  readonly #throttle: Throttle;
+
   constructor(
-    private readonly kv: Deno.Kv,
+    kv: Deno.Kv,
     private readonly token: string,
-    private readonly now: () => number,
-  ) {}
+    now: () => number,
+  ) {
+    this.#throttle = createThrottle(kv, { now, bucket: "admin" });
+  }
 
   /** Whether `given` is the admin token; 429 while `address` is throttled. */
   async judge(given: string, address: string): Promise<boolean> {
-    const throttle = createThrottle(this.kv, {
-      now: this.now,
-      bucket: "admin",
-    });
+    const throttle = this.#throttle;
     const slot = await throttle.reserve(address, address);
-    if (!timingSafeEqualString(given, this.token)) return false;
-    await throttle.succeeded(slot);
-    return true;
+    try {
+      if (!timingSafeEqualString(given, this.token)) return false;
+      await throttle.succeeded(slot);
+      return true;
+    } finally {
+      throttle.settled(slot);
+    }
   }
 
   /**
