@@ -165,6 +165,22 @@ export const SERVERS = {
     visitsInCookie: true,
     prepare: () => installNodePeer(IRON_DIR, "iron-session"),
   },
+  "kv-floor": {
+    describe:
+      "bench/peers/kv-floor/server.ts: bare Deno.serve doing only the store work of mcq-edge's kv mode (a first visit: the session record and the hit in one commit; a returning one: from memory, one grouped commit with a visit sum and two versionstamp checks per request), the same security headers, a small page; no routing, rendering or logging (deno)",
+    cmd: [
+      "{deno}",
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "bench/peers/kv-floor/server.ts",
+    ],
+    env: { KV_PATH: "{tmp}/kv-floor.kv.sqlite3" },
+    ready: "/",
+    kind: "peer",
+  },
   instrumented: {
     describe:
       "bench/instrumented.ts: createApp with a counting KV Proxy, SESSION_MODE=kv",
@@ -210,6 +226,7 @@ export const WHO: Partial<Record<ServerName, string>> = {
   "express-redis-always": "Express 5 + connect-redis, always",
   flask: "Flask + Flask-Session, Redis, gunicorn",
   "iron-session": "iron-session (cookie)",
+  "kv-floor": "KV floor (the store work alone)",
 };
 
 /** The peers, in the order of their scenarios and of the report's columns. */
@@ -221,6 +238,7 @@ export const PEERS = [
   "express-redis-always",
   "flask",
   "iron-session",
+  "kv-floor",
 ] as const satisfies readonly ServerName[];
 
 export interface Running {

@@ -426,3 +426,21 @@ Deno.test("the growth table says how each cost grew from the smallest size to th
     /\(10×\): req\/s 0\.3×, p99 4\.0×, RSS 1\.0×, sweep 4\.0×, admin first page 1\.0×, CLI first row 4\.0×/,
   );
 });
+
+Deno.test({
+  name:
+    "the KV floor peer counts every visit and hit of 200 concurrent requests with one cookie (more than one commit's 100 checks)",
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "mcq-bench-test-" });
+    try {
+      const floor = await startServer("kv-floor", tmp);
+      const lost = await lostUpdates(floor, 200);
+      assert.equal(lost.ok, 200);
+      assert.equal(lost.visitsGained, 200);
+      assert.equal(lost.hitsGained, 200);
+    } finally {
+      await stopAll();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
