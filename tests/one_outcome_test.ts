@@ -68,6 +68,15 @@ async function setUp() {
   );
   assert.equal(anon.status, 200);
   await anon.body?.cancel();
+  // Two more sessions of alice's, for the requests that end her other sessions.
+  for (let i = 0; i < 2; i++) {
+    const other = await t.request(
+      "/api/login",
+      JSON_POST({ username: "alice", password: "correct horse battery" }, ""),
+    );
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+  }
   return { t, faults, anonymous, alice, questionId };
 }
 
@@ -91,6 +100,20 @@ const requests: [
       { username: "alice", password: "correct horse battery" },
       e.anonymous,
     ),
+  ]],
+  ["a password change, which ends the user's other sessions", (e) => [
+    "/api/account/password",
+    JSON_POST(
+      {
+        password: "correct horse battery",
+        newPassword: "another horse battery",
+      },
+      e.alice,
+    ),
+  ]],
+  ["an account deletion, which ends all the user's sessions", (e) => [
+    "/api/account/delete",
+    JSON_POST({ password: "correct horse battery" }, e.alice),
   ]],
   ["a registration", (e) => [
     "/api/register",

@@ -112,22 +112,33 @@ function revocation(
 }
 
 /**
- * "Log out everywhere": every cookie session of `user` created before `now`
- * stops working (checked on each request of a logged-in cookie session).
- * Rotate the current session afterwards to keep it: its new `createdAt` is
+ * "Log out everywhere": the write that makes every cookie session of `user` created
+ * before `now` stop working (checked on each request of a logged-in cookie session).
+ * Rotate the current session in the same request to keep it: its new `createdAt` is
  * `now`, which is not before `now`.
  */
+export function userRevocation(
+  user: string,
+  now: number,
+  absoluteTimeout = 400 * 86400,
+): Extract<BlindWrite, { kind: "set" }> {
+  return {
+    kind: "set",
+    key: userValidAfterKey(user),
+    value: now,
+    expireIn: absoluteTimeout * 1000 + CLOCK_SKEW_MS,
+  };
+}
+
+/** {@link userRevocation}, committed on its own. */
 export async function revokeUserCookieSessions(
   kv: Deno.Kv,
   user: string,
   now: number,
   absoluteTimeout = 400 * 86400,
 ): Promise<void> {
-  await retrying(() =>
-    kv.set(userValidAfterKey(user), now, {
-      expireIn: absoluteTimeout * 1000 + CLOCK_SKEW_MS,
-    })
-  );
+  const { key, value, expireIn } = userRevocation(user, now, absoluteTimeout);
+  await retrying(() => kv.set(key, value, { expireIn }));
 }
 
 /**

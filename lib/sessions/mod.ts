@@ -20,7 +20,7 @@ import { listPage, type Page, type PageOptions } from "../base/list.ts";
 import {
   createCookieSessionStore,
   revokeCookieSession,
-  revokeUserCookieSessions,
+  userRevocation,
 } from "./cookie_store.ts";
 import {
   createGroupCommitter,
@@ -30,6 +30,7 @@ import {
 import {
   createKvSessionStore,
   endSession,
+  sessionDeletes,
   type StoreOptions,
   type UserSessionEntry,
   userSessionKey,
@@ -108,6 +109,13 @@ export function duration(seconds: number): string {
   if (seconds % 60 === 0) return unit(seconds / 60, "minute");
   return unit(seconds, "second");
 }
+
+/**
+ * Other sessions of a user ended in the request's own commit by "log out everywhere
+ * else", a password change or an account deletion: 3 deletes each, well within the 1,000
+ * mutations of one commit beside the request's own writes.
+ */
+export const ENDED_IN_COMMIT = 200;
 
 /** Runs of one request whose commit found its reads changed, before it gets a 503. */
 const MAX_RUNS = 50;
@@ -263,8 +271,9 @@ export class Sessions {
 
   /**
    * "Log out everywhere else": every other session of the user of `current` ends, and
-   * `current` gets a new id. Ending the others is done before this request's commit, one
-   * session at a time (there may be more than one commit can hold); it can be repeated.
+   * `current` gets a new id, all in the request's one commit (so an error answer ended
+   * nothing). Beyond {@link ENDED_IN_COMMIT} other sessions, more than one commit can hold,
+   * the oldest-listed rest are ended first, one at a time; repeating the request is safe.
    */
   async endOthers(current: Session): Promise<void> {
     await this.#endOthersOf(current);
@@ -282,18 +291,23 @@ export class Sessions {
     if (!user) throw new HttpError(403, "Log in first");
     const { kv, config } = this.opts;
     if (!this.listable) {
-      await revokeUserCookieSessions(
-        kv,
-        user,
-        this.opts.now(),
-        config.absoluteTimeout,
-      );
+      current.stage([
+        userRevocation(user, this.opts.now(), config.absoluteTimeout),
+      ]);
     } else {
       // The whole index, not the first page that /account shows.
+      const others: string[] = [];
       for await (const e of kv.list({ prefix: ["user_sessions", user] })) {
         const handle = String(e.key[2]);
-        if (handle !== current.handle) await endSession(kv, handle);
+        if (handle !== current.handle) others.push(handle);
       }
+      const first = Math.max(0, others.length - ENDED_IN_COMMIT);
+      for (const handle of others.slice(0, first)) {
+        await endSession(kv, handle);
+      }
+      current.stage(
+        others.slice(first).flatMap((handle) => sessionDeletes(handle, user)),
+      );
     }
     this.store.forget?.();
   }
