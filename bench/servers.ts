@@ -57,6 +57,17 @@ const FLASK_DEBS = [
   "redis-server",
 ];
 
+/** A peer under this Deno: loopback only, the environment, and its KV file in the temp dir. */
+const denoPeer = (script: string) => [
+  "{deno}",
+  "run",
+  "--allow-net=127.0.0.1",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  script,
+];
+
 export const SERVERS = {
   hello: {
     describe: "bench/hello.ts: bare Deno.serve answering `hello`",
@@ -104,15 +115,7 @@ export const SERVERS = {
   hono: {
     describe:
       "bench/peers/hono/server.ts: Hono + @hono/session (JWE cookie), sessions, visits and hits in Deno KV on a temp file, counters by atomic sum (deno)",
-    cmd: [
-      "{deno}",
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "bench/peers/hono/server.ts",
-    ],
+    cmd: denoPeer("bench/peers/hono/server.ts"),
     env: { KV_PATH: "{tmp}/hono.kv.sqlite3", SESSION_SECRET: COOKIE_SECRET },
     ready: "/",
     kind: "peer",
@@ -168,15 +171,7 @@ export const SERVERS = {
   "kv-floor": {
     describe:
       "bench/peers/kv-floor/server.ts: bare Deno.serve doing only the store work of mcq-edge's kv mode (a first visit: the session record and the hit in one commit; a returning one: from memory, one grouped commit with a visit sum and two versionstamp checks per request), the same security headers, a small page; no routing, rendering or logging (deno)",
-    cmd: [
-      "{deno}",
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "bench/peers/kv-floor/server.ts",
-    ],
+    cmd: denoPeer("bench/peers/kv-floor/server.ts"),
     env: { KV_PATH: "{tmp}/kv-floor.kv.sqlite3" },
     ready: "/",
     kind: "peer",
