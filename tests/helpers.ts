@@ -234,6 +234,17 @@ export async function startServer(
   return server;
 }
 
+/** Keeps the cookies `res` sets in `jar` (name to value), as a browser does: `Max-Age=0` drops one. */
+export function keepSetCookies(jar: Map<string, string>, res: Response): void {
+  for (const header of res.headers.getSetCookie()) {
+    const [pair, ...attributes] = header.split(";").map((s) => s.trim());
+    const eq = pair.indexOf("=");
+    const name = pair.slice(0, eq);
+    if (attributes.some((a) => /^max-age=0$/i.test(a))) jar.delete(name);
+    else jar.set(name, pair.slice(eq + 1));
+  }
+}
+
 /**
  * A browser in miniature: keeps the cookies the app sets (dropping those cleared with
  * `Max-Age=0`), sends them back, remembers the last page's form token, and calls the app
@@ -264,13 +275,7 @@ export class Visitor {
     const res = await this.t.app(req, {
       remoteAddr: { hostname: this.address },
     });
-    for (const header of res.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(";").map((s) => s.trim());
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq);
-      if (attributes.some((a) => /^max-age=0$/i.test(a))) this.jar.delete(name);
-      else this.jar.set(name, pair.slice(eq + 1));
-    }
+    keepSetCookies(this.jar, res);
     return res;
   }
 

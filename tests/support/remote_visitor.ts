@@ -3,7 +3,7 @@
  * whichever server URL each call names, so one visitor can move between instances.
  */
 import assert from "node:assert/strict";
-import { csrfFrom } from "../helpers.ts";
+import { csrfFrom, keepSetCookies } from "../helpers.ts";
 
 export interface Me {
   user: { username: string } | null;
@@ -38,13 +38,7 @@ export class RemoteVisitor {
       headers,
       redirect: "manual",
     });
-    for (const header of res.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(";").map((s) => s.trim());
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq);
-      if (attributes.some((a) => /^max-age=0$/i.test(a))) this.jar.delete(name);
-      else this.jar.set(name, pair.slice(eq + 1));
-    }
+    keepSetCookies(this.jar, res);
     return res;
   }
 
